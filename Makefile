@@ -1,0 +1,60 @@
+# vnet.lab — the two commands are `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: lab down inspect verify test lint sanity pytest venv engine base-image bench clean
+
+## The full lab on this machine (emulated boards on the local Docker engine), then its report.
+lab: venv engine base-image
+	$(BIN)/ansible-playbook playbooks/lab_up.yml
+
+down: venv engine
+	$(BIN)/ansible-playbook playbooks/lab_down.yml
+
+inspect: venv engine
+	$(BIN)/ansible-playbook playbooks/lab_inspect.yml
+
+## Everything: linters, ansible-test sanity, unit, integration and molecule tests.
+test: venv engine base-image lint sanity pytest
+
+lint: venv
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --offline --profile production
+
+sanity: venv
+	VENV=$(VENV) scripts/sanity.sh
+
+pytest: venv engine base-image
+	$(BIN)/pytest tests
+
+venv: $(STAMP) .collections/ansible_collections/vnet/lab
+
+$(STAMP): requirements.txt
+	scripts/host-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+# The checkout is the collection: ansible.cfg's collections_path finds it through this link.
+.collections/ansible_collections/vnet/lab:
+	mkdir -p $(@D)
+	ln -sfn ../../.. $@
+
+engine:
+	scripts/ensure-docker.sh
+
+base-image: engine
+	scripts/base-image.sh
+
+bench: venv
+	bench/plan_scale
+
+clean:
+	rm -rf $(VENV) .collections .pytest_cache tests/output
