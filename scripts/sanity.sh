@@ -3,7 +3,7 @@
 # ansible_collections/<namespace>/<name>: copy the files git knows into such a tree.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-venv=${VENV:-$top/.venv}
+venv=$(cd "${VENV:-$top/.venv}" && pwd)
 py=${PYTHON_VERSION:-3.11}
 
 # Offline pip bootstrap, keyed by the pip version this ansible-test pins.

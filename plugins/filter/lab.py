@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters that turn a lab's plan into Docker parameters, an inspect table and a picture.
+
+Each filter is documented in the YAML file of its name beside this one.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.vnet.lab.plugins.module_utils import _lab
+
+
+def _wrap(function):
+    def filter_(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (KeyError, TypeError) as exc:
+            raise AnsibleFilterError("vnet.lab.%s: the plan does not have %s" % (function.__name__, exc))
+    return filter_
+
+
+def inspect_table(plan, states=None):
+    return _lab.format_table(_lab.inspect_rows(plan, states))
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "node_networks": _wrap(_lab.node_networks),
+            "node_sysctls": _wrap(_lab.node_sysctls),
+            "inspect_table": _wrap(inspect_table),
+            "topology_dot": _wrap(_lab.topology_dot),
+            "node_states": _wrap(_lab.node_states),
+        }

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the vnet.lab collection: no compatibility promise outside it.
+"""Plain data helpers that turn a lab's plan into Docker parameters, tables and pictures.
+
+Everything here takes the plan (see docs/contract.md) and returns plain data, so the roles stay
+declarative and unit tests call these functions without Docker or Ansible.
+"""
+
+from __future__ import annotations
+
+# Per node kind: what the node's container needs from Docker. Kinds are a table, not if/elif.
+KIND_SYSCTLS = {
+    "router": {
+        "net.ipv4.ip_forward": "1",
+        "net.ipv6.conf.all.forwarding": "1",
+        "net.ipv6.conf.all.disable_ipv6": "0",
+        "net.ipv6.conf.default.disable_ipv6": "0",
+    },
+    "host": {
+        "net.ipv4.ip_forward": "0",
+        "net.ipv6.conf.all.forwarding": "0",
+        "net.ipv6.conf.all.disable_ipv6": "0",
+        "net.ipv6.conf.default.disable_ipv6": "0",
+    },
+}
+
+
+def container_name(lab, node, service=None):
+    """Docker name of a node container, or of a service container on that node."""
+    name = "%s-%s" % (lab, node)
+    return "%s-%s" % (name, service) if service else name
+
+
+def node_networks(plan, node, segments):
+    """Docker networks of a node's container, in interface-name order, each with the
+    placeholder address by which the node's entrypoint finds and renames the interface."""
+    interfaces = plan["nodes"][node]["interfaces"]
+    networks = []
+    for ifname in sorted(interfaces):
+        segment = interfaces[ifname]["segment"]
+        docker_segment = segments[segment]
+        networks.append({
+            "name": docker_segment["network"],
+            "ipv4_address": docker_segment["endpoints"]["%s:%s" % (node, ifname)],
+        })
+    return networks
+
+
+def node_sysctls(plan, node):
+    """Namespaced sysctls a node's container is created with (forwarding, IPv6 on)."""
+    return dict(KIND_SYSCTLS[plan["nodes"][node]["kind"]])
+
+
+def _addresses(entry):
+    values = [entry.get("ipv4"), entry.get("ipv6")]
+    if entry.get("dhcp"):
+        values = ["dhcp"] + [v for v in values if v]
+    return [v for v in values if v]
+
+
+def inspect_rows(plan, states=None):
+    """Rows (lists of strings) of the lab's inspect table: one per node interface.
+
+    ``states`` maps a node name to its container's state ("running", "exited", ...); a node
+    missing from it is reported as "absent".
+    """
+    states = states or {}
+    rows = [["node", "kind", "state", "interface", "segment", "addresses"]]
+    for node in sorted(plan["nodes"]):
+        entry = plan["nodes"][node]
+        state = states.get(node, "absent")
+        first = True
+        interfaces = entry["interfaces"]
+        loopback = entry.get("loopback") or {}
+        items = [(name, interfaces[name]) for name in sorted(interfaces)]
+        if any(loopback.values()):
+            items.append(("lo", dict(loopback, segment="-")))
+        if not items:
+            items = [("-", {"segment": "-"})]
+        for ifname, iface in items:
+            rows.append([
+                node if first else "",
+                entry["kind"] if first else "",
+                state if first else "",
+                ifname,
+                iface.get("segment") or "-",
+                " ".join(_addresses(iface)) or "-",
+            ])
+            first = False
+    return rows
+
+
+def format_table(rows):
+    """Align rows of strings into a plain-text table with a rule under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _dot_escape(text):
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dot_id(text):
+    return '"%s"' % _dot_escape(text)
+
+
+def _dot_label(*lines):
+    """A quoted label of several lines (Graphviz's centred line break is a literal backslash-n)."""
+    return '"%s"' % "\\n".join(_dot_escape(line) for line in lines if line)
+
+
+def topology_dot(plan):
+    """Graphviz source of the lab: nodes (routers as boxes, hosts as ellipses), p2p segments
+    as edges labelled with their prefix, LAN segments as small points joined to their nodes."""
+    lines = [
+        "graph %s {" % _dot_id(plan["name"]),
+        '  graph [overlap=false, splines=true, fontname="Helvetica", label=%s, labelloc=t];'
+        % _dot_id("lab " + plan["name"]),
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
+    for name in sorted(plan["nodes"]):
+        node = plan["nodes"][name]
+        loopback = (node.get("loopback") or {}).get("ipv4")
+        shape = "box" if node["kind"] == "router" else "ellipse"
+        lines.append("  %s [label=%s, shape=%s];" % (_dot_id(name), _dot_label(name, loopback), shape))
+    for seg_name in sorted(plan["segments"]):
+        seg = plan["segments"][seg_name]
+        prefixes = [p for p in (seg.get("ipv4"), seg.get("ipv6")) if p]
+        ends = [endpoint.split(":", 1) for endpoint in seg["endpoints"]]
+        if seg["type"] == "p2p" and len(ends) == 2:
+            (a_node, a_if), (b_node, b_if) = ends
+            lines.append("  %s -- %s [label=%s, taillabel=%s, headlabel=%s];" % (
+                _dot_id(a_node), _dot_id(b_node), _dot_label(*prefixes), _dot_id(a_if), _dot_id(b_if)))
+            continue
+        hub = _dot_id("segment " + seg_name)
+        lines.append("  %s [label=%s, shape=note, style=filled, fillcolor=lightyellow];" % (
+            hub, _dot_label(seg_name, *prefixes)))
+        for node, ifname in ends:
+            lines.append("  %s -- %s [label=%s];" % (hub, _dot_id(node), _dot_id(ifname)))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def node_states(containers):
+    """Map node name -> container state from Docker's container list (docker_host_info's
+    ``containers``), keeping node containers and leaving service containers out."""
+    states = {}
+    for container in containers:
+        labels = container.get("Labels") or {}
+        if "vnet.node" in labels and "vnet.service" not in labels:
+            states[labels["vnet.node"]] = container.get("State", "unknown")
+    return states
