@@ -9,6 +9,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v dot >/dev/null || need+=(graphviz)
 command -v git >/dev/null || need+=(git)
 command -v make >/dev/null || need+=(make)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   echo "vnet.lab: installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -20,8 +20,11 @@ work=$(mktemp -d /tmp/vnet-sanity.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/vnet/lab
 mkdir -p "$dest"
-(cd "$top" && git ls-files -co --exclude-standard -z | grep -zv '^\.collections/' \
-  | xargs -0 -I{} cp --parents -P {} "$dest"/ 2>/dev/null || true)
+cd "$top"
+git ls-files -co --exclude-standard -z | grep -zv '^\.collections/' \
+  | while IFS= read -r -d '' file; do
+      if [ -e "$file" ]; then cp --parents -P "$file" "$dest"/; fi
+    done
 cd "$dest"
 git init -q . && git add -A >/dev/null 2>&1
 PATH="$venv/bin:$PATH" ansible-test sanity --venv --python "$py" --color no "$@"
