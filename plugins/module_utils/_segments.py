@@ -1,0 +1,551 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Lab segments as Docker networks (private to vnet.lab).
+
+A segment of the plan becomes the Docker network ``<lab>-<segment>``, labelled
+``vnet.lab=<lab>`` and ``vnet.segment=<segment>``. Docker's IPAM gets a *placeholder* subnet from
+a pool of ours (default ``100.64.0.0/10`` cut into /24s), the lowest one that overlaps no subnet
+of any network on the engine (other labs included); a node finds each of its interfaces by its
+placeholder address and replaces it with the plan's addresses. Endpoint ``i`` of a segment (in the
+plan's order, by node then interface) gets host address ``i + 2`` (``.1`` is Docker's gateway).
+
+Link types, one table entry each (``LINK_TYPES``):
+
+``bridge``
+    driver ``bridge`` with ``com.docker.network.bridge.inhibit_ipv4=true`` (the host holds no lab
+    address, so a node may own ``.1``) and ``com.docker.network.bridge.enable_ip_masquerade=false``
+    (transit traffic keeps its source); never ``internal`` (Docker would drop every packet outside
+    the placeholder subnet); ``com.docker.network.driver.mtu`` when the segment has an MTU.
+``macvlan``
+    driver ``macvlan`` on ``link.parent``, a port of the Docker host.
+``vxlan``
+    a ``bridge`` network whose Linux bridge is named ``vx<id>`` (``<id>``: 10 hex digits of a hash
+    of lab and segment), plus a host VXLAN device ``vxt<id>`` (``link.vni``, ``link.remote``,
+    ``link.local``, ``link.port`` (default 4789), ``link.dev``) enslaved to it and up. The device's
+    name is kept in the label ``vnet.vxlan``.
+
+An existing network is kept with its subnet when its driver, options and labels are the wanted
+ones; otherwise it is re-created (with the same subnet) if no container is attached, else the
+module fails naming it and its containers. A network of the same name that carries other
+``vnet.lab``/``vnet.segment`` labels is never touched.
+
+Example of the result (``segments``)::
+
+    lan1: {network: demo-lan1, subnet: 100.64.0.0/24,
+           endpoints: {"h1:eth1": 100.64.0.2, "r1:eth2": 100.64.0.3}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+
+try:
+    from docker.errors import APIError
+except ImportError:
+    class APIError(Exception):
+        """Stands in for docker.errors.APIError; the module fails first without the docker SDK."""
+
+LABEL_LAB = "vnet.lab"
+LABEL_SEGMENT = "vnet.segment"
+LABEL_VXLAN = "vnet.vxlan"
+
+OPT_INHIBIT_IPV4 = "com.docker.network.bridge.inhibit_ipv4"
+OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+OPT_MTU = "com.docker.network.driver.mtu"
+OPT_PARENT = "parent"
+# Options whose value we decide: any other option Docker or a user added is left alone.
+MANAGED_OPTIONS = (OPT_INHIBIT_IPV4, OPT_MASQUERADE, OPT_BRIDGE_NAME, OPT_MTU, OPT_PARENT)
+
+DEFAULT_VXLAN_PORT = 4789
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+class SegmentsError(Exception):
+    """Why the segments cannot be made; one reason per line."""
+
+    def __init__(self, errors):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions
+
+def network_name(lab, segment):
+    return "%s-%s" % (lab, segment)
+
+
+def short_id(lab, segment):
+    return hashlib.sha1(("%s/%s" % (lab, segment)).encode()).hexdigest()[:10]
+
+
+def _bridge_options(segment):
+    options = {OPT_INHIBIT_IPV4: "true", OPT_MASQUERADE: "false"}
+    if segment.get("mtu") is not None:
+        options[OPT_MTU] = str(segment["mtu"])
+    return options
+
+
+def _bridge(lab, name, segment, link):
+    return {"driver": "bridge", "options": _bridge_options(segment), "labels": {}, "vxlan": None}
+
+
+def _macvlan(lab, name, segment, link):
+    return {"driver": "macvlan", "options": {OPT_PARENT: link["parent"]}, "labels": {},
+            "vxlan": None}
+
+
+def _vxlan(lab, name, segment, link):
+    ident = short_id(lab, name)
+    device = "vxt%s" % ident
+    options = _bridge_options(segment)
+    options[OPT_BRIDGE_NAME] = "vx%s" % ident
+    return {
+        "driver": "bridge",
+        "options": options,
+        "labels": {LABEL_VXLAN: device},
+        "vxlan": {
+            "device": device,
+            "bridge": options[OPT_BRIDGE_NAME],
+            "vni": int(link["vni"]),
+            "remote": str(link["remote"]),
+            "local": str(link["local"]) if link.get("local") else None,
+            "port": int(link.get("port") or DEFAULT_VXLAN_PORT),
+            "dev": link.get("dev"),
+            "mtu": segment.get("mtu"),
+        },
+    }
+
+
+LINK_TYPES = {"bridge": _bridge, "macvlan": _macvlan, "vxlan": _vxlan}
+
+
+def _link_errors(name, link):
+    errors = []
+    kind = link.get("type", "bridge")
+    if kind not in LINK_TYPES:
+        return ["segment %s: link type %r is not one of %s" % (name, kind, ", ".join(sorted(LINK_TYPES)))]
+    if kind == "macvlan" and not link.get("parent"):
+        errors.append("segment %s: a macvlan link needs a parent interface" % name)
+    if kind == "vxlan":
+        try:
+            if not 1 <= int(link.get("vni")) <= 16777215:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append("segment %s: vxlan vni %r is not a number from 1 to 16777215"
+                          % (name, link.get("vni")))
+        for key in ("remote", "local"):
+            if key == "local" and not link.get(key):
+                continue
+            try:
+                ipaddress.ip_address(str(link.get(key)))
+            except ValueError:
+                errors.append("segment %s: vxlan %s %r is not an address" % (name, key, link.get(key)))
+        try:
+            if not 1 <= int(link.get("port") or DEFAULT_VXLAN_PORT) <= 65535:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append("segment %s: vxlan port %r is not a UDP port" % (name, link.get("port")))
+    return errors
+
+
+def capacity(prefix):
+    """Endpoints a placeholder subnet holds: all hosts but .0, .1 (gateway) and broadcast."""
+    return 2 ** (32 - prefix) - 3
+
+
+def validate(lab, segments, pool, prefix):
+    """Every reason why these arguments cannot work, as a list of lines."""
+    errors = []
+    if not lab or not NAME_RE.match(lab):
+        errors.append("lab %r is not a valid name (letters, digits, '_', '.', '-')" % (lab,))
+    try:
+        pool_net = ipaddress.IPv4Network(pool)
+    except ValueError as exc:
+        errors.append("placeholder_pool %r is not an IPv4 prefix: %s" % (pool, exc))
+        pool_net = None
+    if not isinstance(prefix, int) or not 1 <= prefix <= 29 \
+            or (pool_net is not None and prefix < pool_net.prefixlen):
+        errors.append("placeholder_prefix %r must be from the pool's length (%s) to 29"
+                      % (prefix, pool_net.prefixlen if pool_net else "?"))
+        prefix = None
+    for name in sorted(segments or {}):
+        segment = segments[name] or {}
+        if not NAME_RE.match(name):
+            errors.append("segment %r: not a valid name (letters, digits, '_', '.', '-')" % (name,))
+        errors += _link_errors(name, segment.get("link") or {})
+        mtu = segment.get("mtu")
+        if mtu is not None and (not isinstance(mtu, int) or isinstance(mtu, bool) or mtu < 68):
+            errors.append("segment %s: mtu %r is not a number of at least 68" % (name, mtu))
+        endpoints = segment.get("endpoints") or []
+        if prefix is not None and len(endpoints) > capacity(prefix):
+            errors.append("segment %s: %d endpoints do not fit a placeholder /%d (at most %d)"
+                          % (name, len(endpoints), prefix, capacity(prefix)))
+    return errors
+
+
+def wanted_network(lab, name, segment):
+    """The Docker network a segment should be: name, driver, options, labels, vxlan."""
+    link = segment.get("link") or {"type": "bridge"}
+    wanted = LINK_TYPES[link.get("type", "bridge")](lab, name, segment, link)
+    wanted["name"] = network_name(lab, name)
+    wanted["labels"] = dict(wanted["labels"], **{LABEL_LAB: lab, LABEL_SEGMENT: name})
+    return wanted
+
+
+def network_subnet(attrs):
+    """The first IPv4 subnet of a network's IPAM config, or None."""
+    for config in ((attrs.get("IPAM") or {}).get("Config") or []):
+        try:
+            net = ipaddress.ip_network(config.get("Subnet", ""), strict=False)
+        except ValueError:
+            continue
+        if net.version == 4:
+            return str(net)
+    return None
+
+
+def owner_error(attrs, lab, name):
+    """A reason not to touch an existing network of the wanted name, or None."""
+    labels = attrs.get("Labels") or {}
+    if labels.get(LABEL_LAB) == lab and labels.get(LABEL_SEGMENT) == name:
+        return None
+    return ("network %s exists but is not segment %s of lab %s (its labels: %s=%s, %s=%s);"
+            " remove or rename it"
+            % (attrs.get("Name"), name, lab, LABEL_LAB, labels.get(LABEL_LAB),
+               LABEL_SEGMENT, labels.get(LABEL_SEGMENT)))
+
+
+def network_differences(attrs, wanted):
+    """How an existing network differs from the wanted one, as sentences (empty: same)."""
+    differences = []
+    if attrs.get("Driver") != wanted["driver"]:
+        differences.append("driver is %s, wanted %s" % (attrs.get("Driver"), wanted["driver"]))
+    if attrs.get("Internal"):
+        differences.append("it is internal")
+    options = attrs.get("Options") or {}
+    for key in MANAGED_OPTIONS:
+        have, want = options.get(key), wanted["options"].get(key)
+        if have != want:
+            differences.append("option %s is %s, wanted %s"
+                               % (key, "unset" if have is None else have,
+                                  "unset" if want is None else want))
+    labels = attrs.get("Labels") or {}
+    for key, want in sorted(wanted["labels"].items()):
+        if labels.get(key) != want:
+            differences.append("label %s is %s, wanted %s" % (key, labels.get(key), want))
+    if network_subnet(attrs) is None:
+        differences.append("it has no IPv4 subnet")
+    return differences
+
+
+def used_subnets(networks):
+    """IPv4 subnets of every network on the engine (any owner)."""
+    used = []
+    for attrs in networks:
+        for config in ((attrs.get("IPAM") or {}).get("Config") or []):
+            try:
+                net = ipaddress.ip_network(config.get("Subnet", ""), strict=False)
+            except ValueError:
+                continue
+            if net.version == 4:
+                used.append(net)
+    return used
+
+
+def choose_subnet(pool, prefix, used):
+    """The lowest /prefix of ``pool`` that overlaps none of ``used``."""
+    pool_net = ipaddress.IPv4Network(pool)
+    used = sorted((ipaddress.ip_network(u) for u in used if ipaddress.ip_network(u).version == 4),
+                  key=lambda n: (n.network_address, n.prefixlen))
+    used = [u for u in used if u.overlaps(pool_net)]
+    candidate = pool_net.network_address
+    step = 2 ** (32 - prefix)
+    end = int(pool_net.broadcast_address)
+    while int(candidate) + step - 1 <= end:
+        net = ipaddress.IPv4Network((candidate, prefix))
+        clash = next((u for u in used if u.overlaps(net)), None)
+        if clash is None:
+            return str(net)
+        # Jump past the clash, to the next /prefix boundary.
+        after = int(clash.broadcast_address) + 1
+        candidate = ipaddress.IPv4Address(max(int(candidate) + step, -(-after // step) * step))
+    raise SegmentsError("ran out of placeholder /%d subnets in pool %s (%d networks use it)"
+                        % (prefix, pool, len(used)))
+
+
+def _endpoint_key(endpoint):
+    node, dummy, ifname = str(endpoint).partition(":")
+    return (node, ifname)
+
+
+def endpoint_addresses(subnet, endpoints):
+    """Endpoint ``i`` in (node, interface) order gets host ``i + 2`` of ``subnet``."""
+    net = ipaddress.IPv4Network(subnet)
+    ordered = sorted(endpoints or [], key=_endpoint_key)
+    if len(ordered) > net.num_addresses - 3:
+        raise SegmentsError("%d endpoints do not fit the placeholder %s" % (len(ordered), subnet))
+    return {endpoint: str(net.network_address + i + 2) for i, endpoint in enumerate(ordered)}
+
+
+def gateway(subnet):
+    return str(ipaddress.IPv4Network(subnet).network_address + 1)
+
+
+def network_view(attrs):
+    """What the diff shows of a network."""
+    options = attrs.get("Options") or {}
+    return {
+        "name": attrs.get("Name"),
+        "driver": attrs.get("Driver"),
+        "subnet": network_subnet(attrs),
+        "options": {k: options[k] for k in sorted(options) if k in MANAGED_OPTIONS},
+    }
+
+
+def wanted_view(wanted, subnet):
+    return {"name": wanted["name"], "driver": wanted["driver"], "subnet": subnet,
+            "options": {k: wanted["options"][k] for k in sorted(wanted["options"])}}
+
+
+def vxlan_add_command(spec):
+    command = ["ip", "link", "add", spec["device"], "type", "vxlan", "id", str(spec["vni"]),
+               "remote", spec["remote"]]
+    if spec["local"]:
+        command += ["local", spec["local"]]
+    command += ["dstport", str(spec["port"])]
+    if spec["dev"]:
+        command += ["dev", spec["dev"]]
+    return command
+
+
+def vxlan_differences(link, spec):
+    """How a host VXLAN device (``ip -j -d link show`` entry) differs from ``spec``."""
+    info = (link.get("linkinfo") or {})
+    if info.get("info_kind") != "vxlan":
+        return ["%s is a %s device, not vxlan" % (spec["device"], info.get("info_kind"))]
+    data = info.get("info_data") or {}
+    differences = []
+    for key, have, want in (("vni", data.get("id"), spec["vni"]),
+                            ("remote", data.get("remote"), spec["remote"]),
+                            ("local", data.get("local"), spec["local"]),
+                            ("port", data.get("port"), spec["port"]),
+                            ("dev", data.get("link"), spec["dev"])):
+        if have != want:
+            differences.append("%s is %s, wanted %s" % (key, have, want))
+    return differences
+
+
+# ---------------------------------------------------------------------------------------------
+# Side effects: the Docker engine (docker SDK client) and the host's links (a Runner).
+
+def engine_is_local(docker_host):
+    host = docker_host or os.environ.get("DOCKER_HOST") or "unix://"
+    return host.startswith("unix://")
+
+
+class Segments:
+    """Brings a lab's networks to the wanted state; records what it does (or would do)."""
+
+    CREATE_ATTEMPTS = 5
+
+    def __init__(self, client, runner, lab, check_mode=False, local_engine=True,
+                 sys_class_net="/sys/class/net"):
+        self.client = client
+        self.runner = runner
+        self.lab = lab
+        self.check_mode = check_mode
+        self.local_engine = local_engine
+        self.sys_class_net = sys_class_net
+        self.actions = []
+
+    # -- engine
+    def _networks(self):
+        return self.client.api.networks()
+
+    def _lab_networks(self, networks):
+        return sorted((n for n in networks if (n.get("Labels") or {}).get(LABEL_LAB) == self.lab),
+                      key=lambda n: n["Name"])
+
+    def _containers(self, attrs):
+        inspected = self.client.api.inspect_network(attrs["Id"])
+        return sorted(c.get("Name", cid[:12]) for cid, c in (inspected.get("Containers") or {}).items())
+
+    def _create(self, wanted, subnet):
+        self.client.api.create_network(
+            wanted["name"], driver=wanted["driver"], options=wanted["options"],
+            ipam={"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": gateway(subnet)}]},
+            internal=False, labels=wanted["labels"])
+
+    def _create_somewhere(self, wanted, pool, prefix):
+        """Create with the lowest free subnet; another lab may take it meanwhile: try again."""
+        for attempt in range(self.CREATE_ATTEMPTS):
+            subnet = choose_subnet(pool, prefix, used_subnets(self._networks()))
+            try:
+                self._create(wanted, subnet)
+                return subnet
+            except APIError as exc:
+                if "overlap" not in str(exc) or attempt == self.CREATE_ATTEMPTS - 1:
+                    raise
+        raise SegmentsError("could not create %s" % wanted["name"])
+
+    # -- host links (vxlan)
+    def _host_link(self, name):
+        rc, out, err = self.runner.run(["ip", "-j", "-d", "link", "show", "dev", name])
+        if rc != 0:
+            return None
+        entries = json.loads(out or "[]")
+        return entries[0] if entries else None
+
+    def _run_host(self, command):
+        rc, dummy, err = self.runner.run(command)
+        if rc != 0:
+            raise SegmentsError("`%s` failed: %s" % (" ".join(command), err.strip()))
+
+    def _ensure_vxlan(self, spec, bridge_created):
+        link = self._host_link(spec["device"])
+        commands = []
+        if link is not None:
+            differences = vxlan_differences(link, spec)
+            if differences:
+                self.actions.append("re-create vxlan device %s (%s)"
+                                    % (spec["device"], "; ".join(differences)))
+                commands.append(["ip", "link", "del", "dev", spec["device"]])
+                link = None
+        if link is None:
+            self.actions.append("create vxlan device %s (vni %s, remote %s) in bridge %s"
+                                % (spec["device"], spec["vni"], spec["remote"], spec["bridge"]))
+            commands.append(vxlan_add_command(spec))
+        elif bridge_created or link.get("master") != spec["bridge"] \
+                or "UP" not in (link.get("flags") or []):
+            self.actions.append("attach vxlan device %s to bridge %s and set it up"
+                                % (spec["device"], spec["bridge"]))
+        if spec["mtu"] is not None and (link is None or link.get("mtu") != spec["mtu"]):
+            if link is not None:
+                self.actions.append("set mtu of vxlan device %s to %s" % (spec["device"], spec["mtu"]))
+            commands.append(["ip", "link", "set", "dev", spec["device"], "mtu", str(spec["mtu"])])
+        if link is None or bridge_created or link.get("master") != spec["bridge"] \
+                or "UP" not in (link.get("flags") or []):
+            commands.append(["ip", "link", "set", "dev", spec["device"], "master", spec["bridge"]])
+            commands.append(["ip", "link", "set", "dev", spec["device"], "up"])
+        if not self.check_mode:
+            for command in commands:
+                self._run_host(command)
+
+    def _remove_vxlan(self, device):
+        if device and self._host_link(device) is not None:
+            self.actions.append("remove vxlan device %s" % device)
+            if not self.check_mode:
+                self._run_host(["ip", "link", "del", "dev", device])
+
+    # -- states
+    def present(self, segments, pool, prefix):
+        """Returns (changed, segments result, diff)."""
+        errors = validate(self.lab, segments, pool, prefix)
+        if errors:
+            raise SegmentsError(errors)
+        networks = self._networks()
+        by_name = {n["Name"]: n for n in networks}
+        used = used_subnets(networks)
+        before = [network_view(n) for n in self._lab_networks(networks)]
+        after = {view["name"]: view for view in before}
+
+        # Decide everything first, so that a conflict fails before anything is changed.
+        plan = []
+        for name in sorted(segments):
+            segment = segments[name] or {}
+            wanted = wanted_network(self.lab, name, segment)
+            existing = by_name.get(wanted["name"])
+            step = {"name": name, "segment": segment, "wanted": wanted, "existing": existing,
+                    "subnet": None, "differences": []}
+            if existing is not None:
+                reason = owner_error(existing, self.lab, name)
+                if reason:
+                    errors.append(reason)
+                    continue
+                step["subnet"] = network_subnet(existing)
+                step["differences"] = network_differences(existing, wanted)
+                if step["differences"]:
+                    attached = self._containers(existing)
+                    if attached:
+                        errors.append("network %s differs from segment %s (%s) but containers are"
+                                      " attached to it (%s): remove them first"
+                                      % (wanted["name"], name, "; ".join(step["differences"]),
+                                         ", ".join(attached)))
+            if wanted["driver"] == "macvlan" and self.local_engine:
+                parent = wanted["options"][OPT_PARENT]
+                if not os.path.exists(os.path.join(self.sys_class_net, parent)):
+                    errors.append("segment %s: macvlan parent interface %s does not exist on the"
+                                  " Docker host" % (name, parent))
+            if wanted["vxlan"] is not None and not self.local_engine:
+                errors.append("segment %s: a vxlan segment needs the module to run on the Docker"
+                              " host (docker_host is remote)" % name)
+            plan.append(step)
+        if errors:
+            raise SegmentsError(errors)
+
+        result = {}
+        for step in plan:
+            wanted, existing, subnet = step["wanted"], step["existing"], step["subnet"]
+            created = False
+            if existing is not None and step["differences"]:
+                self.actions.append("re-create network %s (%s)"
+                                    % (wanted["name"], "; ".join(step["differences"])))
+                if subnet is None:
+                    subnet = choose_subnet(pool, prefix, used)
+                    used.append(ipaddress.ip_network(subnet))
+                if not self.check_mode:
+                    self.client.api.remove_network(existing["Id"])
+                    self._create(wanted, subnet)
+                created = True
+            elif existing is None:
+                if self.check_mode:
+                    subnet = choose_subnet(pool, prefix, used)
+                else:
+                    subnet = self._create_somewhere(wanted, pool, prefix)
+                used.append(ipaddress.ip_network(subnet))
+                self.actions.append("create network %s (%s, placeholder %s)"
+                                    % (wanted["name"], wanted["driver"], subnet))
+                created = True
+            if wanted["vxlan"] is not None:
+                self._ensure_vxlan(wanted["vxlan"], created)
+            if created:
+                after[wanted["name"]] = wanted_view(wanted, subnet)
+            result[step["name"]] = {
+                "network": wanted["name"],
+                "subnet": subnet,
+                "endpoints": endpoint_addresses(subnet, step["segment"].get("endpoints")),
+            }
+        diff = {"before": {"networks": before},
+                "after": {"networks": [after[k] for k in sorted(after)]}}
+        return bool(self.actions), result, diff
+
+    def absent(self, segments=None):
+        """Remove the lab's networks (only the named segments' when ``segments`` is given)."""
+        networks = self._networks()
+        mine = self._lab_networks(networks)
+        before = [network_view(n) for n in mine]
+        if segments:
+            mine = [n for n in mine if (n.get("Labels") or {}).get(LABEL_SEGMENT) in segments]
+        errors = []
+        for attrs in mine:
+            attached = self._containers(attrs)
+            if attached:
+                errors.append("network %s still has containers attached (%s): remove them first"
+                              % (attrs["Name"], ", ".join(attached)))
+        if errors:
+            raise SegmentsError(errors)
+        removed = set()
+        for attrs in mine:
+            self._remove_vxlan((attrs.get("Labels") or {}).get(LABEL_VXLAN))
+            self.actions.append("remove network %s" % attrs["Name"])
+            if not self.check_mode:
+                self.client.api.remove_network(attrs["Id"])
+            removed.add(attrs["Name"])
+        diff = {"before": {"networks": before},
+                "after": {"networks": [v for v in before if v["name"] not in removed]}}
+        return bool(self.actions), {}, diff
