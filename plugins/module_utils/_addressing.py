@@ -6,18 +6,21 @@
 raises ``TopologyError`` once, at the end, with every problem any step found:
 
 1. ``parse`` (``_topology``) validates the input.
-2. ``setup_pools`` lays the user's pools over the defaults below and validates them.
+2. ``setup_pools`` lays the user's pools over the defaults below and validates them; a pool
+   leaves the range of any smaller pool inside it to that pool.
 3. ``segment_prefixes`` decides, per segment and family, where the prefix comes from: pinned on
    the link, implied by an endpoint's pinned ``address/len``, none (``ipv4: false``), or a pool
    (``pool:``, else ``p2p`` for a link between two routers and ``lan`` otherwise).
-4. Everything pinned (link prefixes, implied prefixes, loopbacks) is marked taken, so that
-   ``allocate`` never hands out a prefix or a loopback that overlaps one of them.
-5. Loopbacks go to routers in node-name order, then pool prefixes to segments in
-   segment-name order: the same input gives the same plan whatever the order of its keys
-   or links.
-6. ``number_segment`` numbers each segment: routers first, then hosts, each in name order,
+4. ``pinned_space`` marks everything pinned (link prefixes, implied prefixes, loopbacks) as
+   taken, so that no pool hands out a prefix or a loopback that overlaps one of them.
+5. ``allocate_loopbacks`` serves routers in node-name order, then ``allocate_prefixes``
+   segments in segment-name order: the same input gives the same plan whatever the order of
+   its keys or links.
+6. ``place_services`` puts each service on its interface; a service's own address is pinned on
+   that interface's segment.
+7. ``number_segment`` numbers each segment: routers first, then hosts, each in name order,
    from the first usable address up, skipping pinned addresses; DHCP endpoints take none.
-7. Hosts get their gateways; ``routing: static`` adds routes (``_routing``).
+8. Hosts get their gateways; ``routing: static`` adds routes (``_routing``).
 
 When a pool runs out, every segment (or router) left without a prefix is named in one problem
 per pool and family, e.g. ``ran out of ipv4 prefixes in pool p2p (...)``.
@@ -32,7 +35,7 @@ import re
 from bisect import bisect_right
 from contextlib import contextmanager
 
-import yaml
+from ansible.module_utils.common.yaml import HAS_YAML, yaml_load
 
 from ansible_collections.vnet.lab.plugins.module_utils._routing import static_routes
 from ansible_collections.vnet.lab.plugins.module_utils._topology import (
@@ -63,7 +66,7 @@ lengths:
   p2p: {prefix: 30, prefix6: 64}
   "*": {prefix: 24, prefix6: 64}
 """
-DEFAULTS = yaml.safe_load(DEFAULTS_YAML)
+DEFAULTS = yaml_load(DEFAULTS_YAML) if HAS_YAML else None
 
 POOL_KEYS = frozenset(("ipv4", "prefix", "ipv6", "prefix6"))
 LENGTH_KEYS = {"ipv4": "prefix", "ipv6": "prefix6"}
@@ -526,12 +529,18 @@ def _first(item):
 @contextmanager
 def _no_cyclic_gc():
     """The plan is a large tree of small dicts without cycles: the cyclic collector's passes
-    over it cost some 40% of the planning time of a 10,000-node lab and free nothing."""
+    over it cost some 40% of the planning time of a 10,000-node lab and free nothing.
+
+    On the way out, what was allocated meanwhile goes straight to the oldest generation
+    (freeze, then unfreeze): else the first young collection after ``enable`` would scan it
+    all at once."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 
@@ -606,4 +615,3 @@ def _make_plan(topology):
         static_routes(plan, problems)
     problems.check()
     return plan
-

@@ -66,7 +66,7 @@ class _FamilyRoutes:
         self.neighbours = {name: {} for name in routers}   # router -> {router: via}
         self.connected = {}                                # node -> {prefix}
         self.sites = {}                                    # prefix -> {domain: ([segment], [router])}
-        self.routed = {}                                   # host -> [(router, via)]
+        self.routed = {}                                   # host -> {ifname: [(router, via)]}
         self._collect()
         self.order = sorted(self.sites, key=lambda p: _prefix_key(version, p))
         index = {dst: i for i, dst in enumerate(self.order)}
@@ -181,7 +181,7 @@ class _FamilyRoutes:
                 ambiguous.setdefault(key, []).append(name)
                 unsure.add(i)
             elif reach:
-                ((domain, (dists[i], hops[i])),) = reach.items()
+                domain, (dists[i], hops[i]) = next(iter(reach.items()))
                 domains[i] = domain
         return dists, hops, domains, unsure
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ module: address_plan
 short_description: The address plan of a lab, computed from its topology
 version_added: 0.1.0
 description:
-  - Validates a lab's topology (nodes, links, address pools, services) and computes its address plan: a prefix
-    for every segment, an address for every interface, loopbacks for routers, gateways for hosts and, with
-    C(routing: static), static routes.
+  - Validates a lab's topology (nodes, links, address pools, services) and computes its address plan, that is
+    a prefix for every segment, an address for every interface, loopbacks for routers, gateways for hosts and,
+    with C(routing=static), static routes.
   - The plan is plain data, the input of every other part of the collection (segments, node interfaces,
     service roles). The same topology always gives the same plan, whatever the order of its keys or links.
   - The module only computes; it changes nothing anywhere and always reports C(changed=false).
@@ -20,6 +21,7 @@ author:
   - vnet.lab developers (!UNKNOWN)
 requirements:
   - netaddr
+  - PyYAML
 extends_documentation_fragment:
   - vnet.lab.attributes
 attributes:
@@ -138,7 +140,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vnet.lab.plugins.module_utils._addressing import make_plan
+from ansible_collections.vnet.lab.plugins.module_utils._addressing import HAS_YAML, make_plan
 from ansible_collections.vnet.lab.plugins.module_utils._topology import (
     HAS_NETADDR,
     NETADDR_IMPORT_ERROR,
@@ -155,6 +157,8 @@ def main():
     )
     if not HAS_NETADDR:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
     try:
         plan = make_plan(module.params["topology"])
     except TopologyError as exc:

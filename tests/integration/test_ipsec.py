@@ -152,7 +152,7 @@ def encrypted_ping(source, destination, count=3):
     finally:
         if capture.poll() is None:
             capture.kill()
-    return ping, out.splitlines()
+    return ping, [line for line in out.splitlines() if line.strip()]
 
 
 def assert_only_esp(lines, count=3):
@@ -161,6 +161,17 @@ def assert_only_esp(lines, count=3):
         assert "ICMP" not in line and "echo" not in line, "clear text on the wire: %s" % line
         assert re.search(r"\.4500 > \S+\.4500: ", line), "not UDP 4500: %s" % line
     assert sum("UDP-encap: ESP" in line for line in lines) >= 2 * count, lines
+
+
+def changed_tasks(stdout):
+    """'TASK [...] host' for every change a run reports (to say what was not idempotent)."""
+    found, task = [], None
+    for line in stdout.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("]")[0] + "]"
+        elif line.startswith("changed: "):
+            found.append("%s %s" % (task, line.split()[1]))
+    return found
 
 
 def changed_per_host(stdout):
@@ -250,10 +261,10 @@ def run_role(lab, vpn, psk=None, state="present"):
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_NOCOLOR="1")
     started = time.monotonic()
     proc = subprocess.run([str(playbook if playbook.exists() else "ansible-playbook"),
-                           "-i", str(work / "inventory.json"), str(work / "play.yml")],
+                           "--diff", "-i", str(work / "inventory.json"), str(work / "play.yml")],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     seconds = time.monotonic() - started
-    print("role %s run: %.1f s, changed %s" % (state, seconds, changed_per_host(proc.stdout)))
+    print("role %s run: %.1f s, changed %s %s" % (state, seconds, changed_per_host(proc.stdout), changed_tasks(proc.stdout)))
     return proc, seconds
 
 
@@ -290,7 +301,7 @@ def test_host_to_host_psk(lab, clean):
 
     again, _seconds = run_role(lab, vpn, psk={"gw1": PSK, "gw2": PSK})
     assert again.returncode == 0, again.stdout[-6000:]
-    assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}
+    assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}, again.stdout
 
     # A wrong key on gw2 is loaded (reload swanctl); a new negotiation then fails and nothing
     # leaves in clear text: gw1's trap holds the ping.
@@ -343,4 +354,4 @@ def test_site_to_site_ipv4_pubkey_and_ipv6_psk(lab, clean):
 
     again, _seconds = run_role(lab, vpn, psk={"gw1": {"s2s6": PSK}, "gw2": {"s2s6": PSK}})
     assert again.returncode == 0, again.stdout[-6000:]
-    assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}
+    assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}, again.stdout

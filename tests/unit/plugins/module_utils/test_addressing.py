@@ -58,7 +58,13 @@ def lab(nodes, links, **extra):
 # --- golden files ------------------------------------------------------------------------------
 
 def _dump(data):
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=110, allow_unicode=True)
+    """YAML of a golden file: compact leaves, but error lines one per line, unwrapped."""
+    parts = []
+    for key, value in data.items():
+        flow = None if isinstance(value, dict) else False
+        parts.append(yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=flow,
+                                    width=110 if flow is None else 10000, allow_unicode=True))
+    return "".join(parts)
 
 
 def check_golden(path, key, actual):

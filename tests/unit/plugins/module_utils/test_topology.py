@@ -100,6 +100,14 @@ def test_link_name_and_keys():
                             "port": 4789, "dev": None}
 
 
+def test_a_link_with_one_endpoint_is_a_stub_lan():
+    topology, lines = parsed(with_link({"endpoints": ["r1:wlan0"], "name": "rpi1-wlan0"}))
+    assert lines == []
+    (segment,) = topology.segments
+    assert (segment.name, segment.type, [e.label for e in segment.endpoints]) == (
+        "rpi1-wlan0", "lan", ["r1:wlan0"])
+
+
 def test_macvlan_link():
     link = {"endpoints": ["r1:eth1", "h1:eth0"], "type": "macvlan", "parent": "enp0s3.100"}
     topology, lines = parsed(with_link(link))
@@ -206,9 +214,7 @@ BAD = [
     pytest.param(with_link({"name": "x"}), ["link 1: missing key 'endpoints'"], id="link-no-endpoints"),
     pytest.param(with_link({"endpoints": "r1:eth1"}), ["link 1: endpoints must be a list, got a string"],
                  id="endpoints-string"),
-    pytest.param(with_link({"endpoints": ["r1:eth1"]}), ["link 1 (r1:eth1): needs at least 2 endpoints, got 1"],
-                 id="one-endpoint"),
-    pytest.param(with_link({"endpoints": []}), ["link 1: needs at least 2 endpoints, got 0"], id="no-endpoint"),
+    pytest.param(with_link({"endpoints": []}), ["link 1: needs at least one endpoint"], id="no-endpoint"),
     pytest.param(with_link({"endpoints": ["r1:eth1", "r9:eth1"]}),
                  ["link 1 (r1:eth1, r9:eth1): unknown node r9"], id="unknown-node"),
     pytest.param(with_link({"endpoints": ["r1", "r2:eth1:x", ":eth1", "r2:"]}),

@@ -98,3 +98,10 @@ def test_documentation_matches_the_argument_spec():
     assert set(returned["plan"]["contains"]) == set(make_plan(TOPOLOGY))
     examples = yaml.safe_load(address_plan.EXAMPLES)
     assert all("name" in task for task in examples)
+
+
+def test_without_pyyaml_the_module_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(address_plan, "HAS_YAML", False)
+    code, result = run_module(capsys, {"topology": TOPOLOGY})
+    assert code == 1
+    assert "PyYAML" in result["msg"]
