@@ -184,7 +184,7 @@ def _lan_prefixes(plan, node, other, family, outside):
         data = plan["segments"].get(segment) or {}
         if segment != outside and segment not in theirs and data.get("type") == "lan" and data.get(family):
             prefixes.add(str(ipaddress.ip_network(data[family])))
-    return sorted(prefixes, key=lambda p: ipaddress.ip_network(p))
+    return sorted(prefixes, key=ipaddress.ip_network)
 
 
 def _tunnel(plan, name, spec, errors):

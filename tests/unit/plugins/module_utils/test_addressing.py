@@ -304,8 +304,8 @@ BAD = [
                                       "ipv4": "192.168.1.0/30"}]),
                  ["link 1 (r1:eth1, h1:eth0, h2:eth0, h3:eth0): ran out of ipv4 addresses in 192.168.1.0/30 on "
                   "segment h1-eth0 (4 endpoints need one, 2 are free)"], id="prefix-too-small"),
-    pytest.param(lab("r1 h1 h2", [{"endpoints": ["r1:eth1", {"node": "h1", "ifname": "eth0",
-                                                              "ipv4": "192.168.1.1"}, "h2:eth0"],
+    pytest.param(lab("r1 h1 h2", [{"endpoints": ["r1:eth1", {"node": "h1", "ifname": "eth0", "ipv4": "192.168.1.1"},
+                                                 "h2:eth0"],
                                    "ipv4": "192.168.1.0/31"}]),
                  ["link 1 (r1:eth1, h1:eth0, h2:eth0): ran out of ipv4 addresses in 192.168.1.0/31 on segment "
                   "h1-eth0 (2 endpoints need one, 1 is free)"], id="pinned-takes-a-place"),

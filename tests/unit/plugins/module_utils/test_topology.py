@@ -231,8 +231,8 @@ BAD = [
                   "link 1 (r1:Eth1, r2:lo, h1:an-interface-name): interface name 'an-interface-name' of h1 is "
                   "not valid (a-z, 0-9, _, . and -, starting with a letter, at most 15 characters, not lo)"],
                  id="ifnames"),
-    pytest.param(with_link({"endpoints": [{"node": "r1"}, {"ifname": "eth1"}, {"node": "h1", "ifname": "eth0",
-                                                                              "vlan": 3}, 7]}),
+    pytest.param(with_link({"endpoints": [{"node": "r1"}, {"ifname": "eth1"},
+                                          {"node": "h1", "ifname": "eth0", "vlan": 3}, 7]}),
                  ["link 1 (r1:?, ?:eth1, h1:eth0, ?): missing key 'ifname' in endpoint r1:?",
                   "link 1 (r1:?, ?:eth1, h1:eth0, ?): missing key 'node' in endpoint ?:eth1",
                   "link 1 (r1:?, ?:eth1, h1:eth0, ?): unknown key 'vlan' in endpoint h1:eth0 (expected one of: "
