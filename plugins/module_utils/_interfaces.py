@@ -156,6 +156,14 @@ def netns_path(container_pid=None, netns=None, pid=None):
 # ---------------------------------------------------------------------------------------------
 # Plan
 
+def _is_interface(value):
+    try:
+        ipaddress.ip_interface(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _canonical_interface(value, version, what, errors):
     if value is None:
         return None
@@ -203,10 +211,17 @@ def normalize_netplan(netplan):
                     raise ValueError
             except (TypeError, ValueError):
                 errors.append("%s: mtu %r is not a number of at least 68" % (what, entry.get("mtu")))
+        secondary = entry.get("secondary") or []
+        if not isinstance(secondary, list):
+            errors.append("%s: secondary must be a list of addresses, got %r" % (what, secondary))
+            secondary = []
         interfaces[name] = {
             "placeholder": placeholder,
             "ipv4": _canonical_interface(entry.get("ipv4"), 4, what, errors),
             "ipv6": _canonical_interface(entry.get("ipv6"), 6, what, errors),
+            "secondary": [_canonical_interface(address, ipaddress.ip_interface(address).version
+                                               if _is_interface(address) else 4, what, errors)
+                          for address in secondary],
             "mtu": mtu,
             "dhcp": bool(entry.get("dhcp")),
         }
@@ -468,14 +483,18 @@ def _address_changes(link, wanted, keep):
     present_set = {a["address"] for a in present}
     remove = [a for a in present if a["address"] not in wanted and not keep(a["address"])]
     add = [w for w in wanted if w not in present_set]
-    removed_v4 = [ipaddress.ip_interface(a["address"]) for a in remove if a["family"] == 4]
-    if removed_v4:
-        # Removing a primary removes the secondaries of its subnet: add those again.
-        for w in wanted:
-            iface = ipaddress.ip_interface(w)
-            if w in present_set and w not in add and iface.version == 4 \
-                    and any(iface.network == r.network for r in removed_v4):
-                add.append(w)
+    # Removing a primary (the first IPv4 address of its subnet on the link) removes the
+    # secondaries of that subnet with it: add those again. Removing a secondary removes only it.
+    primaries = {}
+    for entry in present:
+        if entry["family"] == 4:
+            primaries.setdefault(ipaddress.ip_interface(entry["address"]).network, entry["address"])
+    removed = {a["address"] for a in remove}
+    lost_subnets = [net for net, primary in primaries.items() if primary in removed]
+    for w in wanted:
+        iface = ipaddress.ip_interface(w)
+        if w in present_set and w not in add and iface.version == 4 and iface.network in lost_subnets:
+            add.append(w)
     return remove, add
 
 
@@ -524,13 +543,17 @@ def address_phase(state, netplan):
         if link is None:
             raise InterfacesError("interface %s disappeared while it was being configured" % name)
         if entry["dhcp"]:
+            # The DHCP client owns the interface's addresses: drop the placeholder, add services'.
             remove = [a for a in link["addresses"]
                       if entry["placeholder"] and a["family"] == 4
                       and a["address"].split("/")[0] == entry["placeholder"]]
-            actions += _address_actions(link, remove, [])
-            _apply_address_model(new, link, remove, [])
+            present = {a["address"] for a in link["addresses"]}
+            add = [w for w in entry["secondary"] if w not in present]
+            actions += _address_actions(link, remove, add)
+            _apply_address_model(new, link, remove, add)
             continue
-        wanted = [w for w in (entry["ipv4"], entry["ipv6"]) if w]
+        # Service addresses (secondary) come after the interface's own: the first added is primary.
+        wanted = [w for w in (entry["ipv4"], entry["ipv6"]) if w] + entry["secondary"]
         remove, add = _address_changes(link, wanted, keep=lambda address: False)
         actions += _enable_ipv6(link, wanted)
         actions += _address_actions(link, remove, add)

@@ -90,6 +90,7 @@ def _interfaces(node_name, node, plan_segments, segments, errors):
             "ipv6": entry.get("ipv6"),
             "mtu": mtu,
             "dhcp": bool(entry.get("dhcp")),
+            "secondary": list(entry.get("secondary") or []),
         }
     return result
 

@@ -61,7 +61,8 @@ options:
   interfaces:
     description:
       - Planned interfaces by name; each has C(placeholder) (IPv4 address or null), C(ipv4) and C(ipv6)
-        (address with prefix length, or null), C(mtu) (or null to leave it) and C(dhcp) (bool).
+        (address with prefix length, or null), C(mtu) (or null to leave it), C(dhcp) (bool) and
+        C(secondary) (list of further addresses with prefix length, such as service addresses; may be absent).
     type: dict
     default: {}
   loopback:

@@ -476,3 +476,42 @@ def test_node_init_unreadable_plan(tmp_path):
     assert _node_init.run([str(tmp_path / "none.json")], runner=FakeRunner(*configured()),
                           out=io.StringIO(), err=err) == 1
     assert err.getvalue().startswith("vnet-node-init: cannot read the network plan ")
+
+
+def test_service_addresses_added_after_the_interface_address():
+    netplan = copy.deepcopy(PLAN)
+    netplan["interfaces"]["eth2"]["secondary"] = ["192.168.1.2/24", "192.168.1.3/24"]
+    texts = [a["text"] for a in plan_all(state_of(*fresh_docker()), netplan)[0]]
+    own = texts.index("add address 192.168.1.1/24 to eth2")
+    assert texts[own + 1:own + 3] == ["add address 192.168.1.2/24 to eth2",
+                                      "add address 192.168.1.3/24 to eth2"]
+
+
+def test_service_addresses_idempotent_and_removed_when_unplanned():
+    netplan = copy.deepcopy(PLAN)
+    netplan["interfaces"]["eth2"]["secondary"] = ["192.168.1.2/24"]
+    actions, predicted = plan_all(state_of(*fresh_docker()), netplan)
+    assert actions
+    assert plan_all(predicted, netplan)[0] == []
+    texts = [a["text"] for a in plan_all(predicted, PLAN)[0]]
+    assert texts == ["remove address 192.168.1.2/24 from eth2"]
+
+
+def test_service_address_on_a_dhcp_interface():
+    netplan = copy.deepcopy(PLAN)
+    netplan["interfaces"]["eth1"].update(ipv4=None, ipv6=None, dhcp=True, secondary=["192.168.1.9/24"])
+    texts = [a["text"] for a in plan_all(state_of(*fresh_docker()), netplan)[0]]
+    assert "add address 192.168.1.9/24 to eth1" in texts
+    assert "remove address 100.64.0.2/24 from eth1" in texts
+
+
+@pytest.mark.parametrize("secondary, error", [
+    ("192.168.1.2/24", "secondary must be a list"),
+    (["192.168.1.2"], "is not an IPv4 address with a prefix length"),
+    (["not-an-address"], "is not an IPv4 address with a prefix length"),
+])
+def test_invalid_service_addresses(secondary, error):
+    netplan = copy.deepcopy(PLAN)
+    netplan["interfaces"]["eth2"]["secondary"] = secondary
+    with pytest.raises(I.InterfacesError, match=error):
+        I.normalize_netplan(netplan)

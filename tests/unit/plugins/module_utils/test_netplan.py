@@ -66,9 +66,9 @@ SEGMENTS = {
 def test_router():
     assert node_netplan(PLAN, "r1", SEGMENTS) == {
         "interfaces": {
-            "eth1": {"placeholder": "100.64.0.2", "ipv4": "10.1.0.1/30", "ipv6": None, "mtu": 9000, "dhcp": False},
+            "eth1": {"placeholder": "100.64.0.2", "ipv4": "10.1.0.1/30", "ipv6": None, "mtu": 9000, "dhcp": False, "secondary": []},
             "eth2": {"placeholder": "100.64.1.4", "ipv4": "192.168.1.1/24", "ipv6": "2001:db8:1::1/64",
-                     "mtu": 1400, "dhcp": False},
+                     "mtu": 1400, "dhcp": False, "secondary": []},
         },
         "loopback": {"ipv4": "10.0.0.1/32", "ipv6": "fd00::1/128"},
         "routes": [{"dst": "192.168.2.0/24", "via": "10.1.0.2"}],
@@ -80,7 +80,7 @@ def test_host_gets_default_routes_from_its_gateway():
     assert node_netplan(PLAN, "h1", SEGMENTS) == {
         "interfaces": {
             "eth1": {"placeholder": "100.64.1.2", "ipv4": "192.168.1.10/24", "ipv6": "2001:db8:1::10/64",
-                     "mtu": None, "dhcp": False},
+                     "mtu": None, "dhcp": False, "secondary": []},
         },
         "loopback": {"ipv4": None, "ipv6": None},
         "routes": [{"dst": "0.0.0.0/0", "via": "192.168.1.1"}, {"dst": "::/0", "via": "2001:db8:1::1"}],
@@ -93,7 +93,7 @@ def test_host_plan_default_route_not_repeated():
     assert netplan["routes"] == [{"dst": "0.0.0.0/0", "via": "192.168.1.1"},
                                  {"dst": "10.0.0.0/8", "via": "192.168.1.1"}]
     assert netplan["interfaces"]["eth1"] == {"placeholder": "100.64.1.3", "ipv4": None, "ipv6": None,
-                                             "mtu": None, "dhcp": True}
+                                             "mtu": None, "dhcp": True, "secondary": []}
 
 
 def test_unknown_node():
@@ -136,3 +136,11 @@ def test_filter():
     with pytest.raises(AnsibleFilterError) as err:
         node_netplan_filter({"nodes": {"r1": {"interfaces": {"eth1": "x"}}}}, "r1", {})
     assert str(err.value).startswith("vnet.lab.node_netplan: malformed plan or segments (AttributeError")
+
+
+def test_service_addresses_pass_as_secondary():
+    plan = copy.deepcopy(PLAN)
+    plan["nodes"]["r1"]["interfaces"]["eth2"]["secondary"] = ["192.168.1.2/24", "192.168.1.3/24"]
+    netplan = node_netplan(plan, "r1", SEGMENTS)
+    assert netplan["interfaces"]["eth2"]["secondary"] == ["192.168.1.2/24", "192.168.1.3/24"]
+    assert netplan["interfaces"]["eth1"]["secondary"] == []
