@@ -34,7 +34,7 @@ Test phones (``phones(plan, assignments)``): ``{number: client node}`` -> one ph
 extension, joined to its node's namespace, with the node's address and ports of its own
 (phones that share a node must not share a port)::
 
-    - {number: "2001", node: pc1, address: 192.168.1.10, sip_port: 5061, ctrl_port: 4441,
+    - {number: "2001", node: pc1, address: 192.168.1.10, sip_port: 5070, ctrl_port: 4441,
        rtp_ports: [20100, 20199]}
 
 QoS (``rtp_streams(text)``) parses ``tshark -q -z rtp,streams`` (Wireshark 3.x and 4.x
@@ -60,6 +60,8 @@ RTP_INTERFACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 UNQUOTABLE = re.compile(r'["\\\r\n]')
 
 SIP_PORT_BASE = 5060
+# baresip binds UDP and TCP on its SIP port and TLS on the next one.
+SIP_PORT_STEP = 10
 CTRL_PORT_BASE = 4440
 RTP_PORT_BASE = 20000
 RTP_PORTS_PER_PHONE = 100
@@ -278,7 +280,7 @@ def phones(plan, assignments):
             "number": number,
             "node": node_name,
             "address": address,
-            "sip_port": SIP_PORT_BASE + index,
+            "sip_port": SIP_PORT_BASE + SIP_PORT_STEP * index,
             "ctrl_port": CTRL_PORT_BASE + index,
             "rtp_ports": [rtp_low, rtp_low + RTP_PORTS_PER_PHONE - 1],
         })

@@ -197,13 +197,13 @@ def test_accounts_errors(extensions, realm, expected):
 
 def test_phones_get_their_node_address_and_ports_of_their_own():
     assert _voip.phones(PLAN, {2003: "pc1", "2001": "pc1", 2002: "pc2", 2004: "pc2"}) == [
-        {"number": "2001", "node": "pc1", "address": "192.168.1.10", "sip_port": 5061, "ctrl_port": 4441,
+        {"number": "2001", "node": "pc1", "address": "192.168.1.10", "sip_port": 5070, "ctrl_port": 4441,
          "rtp_ports": [20100, 20199]},
-        {"number": "2002", "node": "pc2", "address": "192.168.2.10", "sip_port": 5061, "ctrl_port": 4441,
+        {"number": "2002", "node": "pc2", "address": "192.168.2.10", "sip_port": 5070, "ctrl_port": 4441,
          "rtp_ports": [20100, 20199]},
-        {"number": "2003", "node": "pc1", "address": "192.168.1.10", "sip_port": 5062, "ctrl_port": 4442,
+        {"number": "2003", "node": "pc1", "address": "192.168.1.10", "sip_port": 5080, "ctrl_port": 4442,
          "rtp_ports": [20200, 20299]},
-        {"number": "2004", "node": "pc2", "address": "192.168.2.10", "sip_port": 5062, "ctrl_port": 4442,
+        {"number": "2004", "node": "pc2", "address": "192.168.2.10", "sip_port": 5080, "ctrl_port": 4442,
          "rtp_ports": [20200, 20299]},
     ]
 
