@@ -37,6 +37,7 @@ from contextlib import contextmanager
 
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_load
 
+from ansible_collections.vnet.lab.plugins.module_utils._ipsec import IpsecError, tunnels
 from ansible_collections.vnet.lab.plugins.module_utils._routing import static_routes
 from ansible_collections.vnet.lab.plugins.module_utils._topology import (
     BITS,
@@ -610,8 +611,15 @@ def _make_plan(topology):
         "routing": topo.routing,
         "nodes": plan_nodes,
         "segments": plan_segments,
+        "vpn": topo.vpn,
     }
     if topo.routing == "static":
         static_routes(plan, problems)
+    if topo.vpn:
+        try:
+            tunnels(plan, topo.vpn)
+        except IpsecError as exc:
+            for error in exc.errors:
+                problems.add(error)
     problems.check()
     return plan

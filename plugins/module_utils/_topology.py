@@ -68,7 +68,7 @@ SERVICES = {
 # Keys of a service that the planner reads; every other key is the service's own option.
 SERVICE_RESERVED = frozenset(("ipv4", "ipv6"))
 
-TOPOLOGY_KEYS = frozenset(("name", "domain", "routing", "addressing", "nodes", "links"))
+TOPOLOGY_KEYS = frozenset(("name", "domain", "routing", "addressing", "nodes", "links", "vpn"))
 NODE_KEYS = frozenset(("kind", "loopback", "services"))
 LOOPBACK_KEYS = frozenset(("ipv4", "ipv6"))
 LINK_KEYS = frozenset(("endpoints", "name", "pool", "ipv4", "ipv6", "mtu", "type",
@@ -76,7 +76,7 @@ LINK_KEYS = frozenset(("endpoints", "name", "pool", "ipv4", "ipv6", "mtu", "type
 ENDPOINT_KEYS = frozenset(("node", "ifname", "ipv4", "ipv6", "dhcp"))
 TYPE_KEYS = frozenset(key for rules in LINK_TYPES.values()
                       for key in rules["required"] + tuple(rules["optional"]))
-ROUTING = ("none", "static")
+ROUTING = ("none", "static", "ospf")
 FAMILIES = (("ipv4", 4), ("ipv6", 6))
 BITS = {4: 32, 6: 128}
 
@@ -343,10 +343,12 @@ class Segment:
 
 
 class Topology:
-    __slots__ = ("name", "domain", "routing", "addressing", "nodes", "segments", "interfaces")
+    __slots__ = ("name", "domain", "routing", "addressing", "nodes", "segments", "interfaces", "vpn")
 
-    def __init__(self, name, routing, addressing, nodes, segments, domain=None, interfaces=None):
+    def __init__(self, name, routing, addressing, nodes, segments, domain=None, interfaces=None,
+                 vpn=None):
         self.name = name
+        self.vpn = vpn or {}            # tunnels, as given (validated against the plan by _ipsec)
         self.domain = domain
         self.interfaces = interfaces or {}  # {node: {ifname}} on any link, even one with a problem
         self.routing = routing
@@ -378,7 +380,7 @@ def parse(data, problems):
     if routing is None:
         routing = "none"
     elif routing not in ROUTING:
-        problems.add("routing: unknown value %r (expected none or static)" % (routing,))
+        problems.add("routing: unknown value %r (expected none, static or ospf)" % (routing,))
         routing = "none"
 
     addressing = top.get("addressing")
@@ -395,7 +397,11 @@ def parse(data, problems):
     for label in used:
         node, _sep, ifname = label.partition(":")
         interfaces.setdefault(node, set()).add(ifname)
-    return Topology(name, routing, addressing, nodes, segments, domain, interfaces)
+    vpn = top.get("vpn")
+    if vpn is not None and not isinstance(vpn, dict):
+        problems.add("vpn: must be a mapping of tunnel names to tunnels, got %s" % what(vpn))
+        vpn = None
+    return Topology(name, routing, addressing, nodes, segments, domain, interfaces, vpn)
 
 
 class _Everything:

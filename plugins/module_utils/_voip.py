@@ -121,8 +121,8 @@ def _rtp_interfaces(node_name, node, service_ifname, service_address, errors):
         other = by_subnet.setdefault(entry["subnet"], entry)
         if other is not entry:
             errors.append("node %s: %s and %s are both in %s, so rtpengine cannot tell which one "
-                          "reaches a phone there" % (node_name, other["ifname"], entry["ifname"],
-                                                    entry["subnet"]))
+                          "reaches a phone there"
+                          % (node_name, other["ifname"], entry["ifname"], entry["subnet"]))
     return found
 
 

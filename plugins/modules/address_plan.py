@@ -38,8 +38,8 @@ options:
     description:
       - The lab's topology, usually read from a YAML file with P(ansible.builtin.file#lookup) and
         P(ansible.builtin.from_yaml#filter).
-      - "Top-level keys: C(name) (required), C(domain), C(routing) (V(none) or V(static)), C(addressing) (pools),
-        C(nodes) (required) and C(links)."
+      - "Top-level keys: C(name) (required), C(domain), C(routing) (V(none), V(static) or V(ospf)), C(addressing)
+        (pools), C(nodes) (required), C(links) and C(vpn) (IPsec tunnels, checked against the plan)."
     type: dict
     required: true
 notes:
@@ -95,7 +95,7 @@ plan:
       type: str
       sample: demo.test
     routing:
-      description: V(none) or V(static).
+      description: V(none), V(static) (the plan holds static routes) or V(ospf) (routes come from the ospf role).
       type: str
       sample: static
     nodes:
@@ -128,6 +128,10 @@ plan:
           endpoints: ["r1:eth1", "r2:eth1"]
           mtu: null
           link: {type: bridge}
+    vpn:
+      description: The topology's C(vpn) section (IPsec tunnels by name), as given; C({}) when none.
+      type: dict
+      sample: {}
 errors:
   description: Every problem found in the topology, one line each, the same lines as C(msg).
   returned: failure

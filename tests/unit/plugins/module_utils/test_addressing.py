@@ -262,7 +262,7 @@ def test_host_without_router_has_no_gateway():
 
 def test_every_key_is_present_and_shapes_match_the_contract():
     plan = plan_of(lab("r1 h1", [{"endpoints": ["r1:eth1", "h1:eth0"], "mtu": 1400}]))
-    assert list(plan) == ["name", "domain", "routing", "nodes", "segments"]
+    assert list(plan) == ["name", "domain", "routing", "nodes", "segments", "vpn"]
     assert list(plan["nodes"]["r1"]) == ["kind", "loopback", "gateway", "interfaces", "routes", "services"]
     assert list(iface(plan, "r1", "eth1")) == ["segment", "ipv4", "ipv6", "dhcp", "mtu", "secondary"]
     assert plan["segments"]["h1-eth0"] == {"type": "lan", "ipv4": "172.16.0.0/24", "ipv6": None,
@@ -519,3 +519,32 @@ def test_bench_generator_holds_its_counts():
         assert len(plan["segments"]) == 2 * nodes
     topology = module.topology(100, "static")
     assert make_plan(topology)["nodes"]["r1"]["routes"]
+
+
+VPN_LAB = {
+    "name": "vpn",
+    "nodes": {"gw1": {"kind": "router"}, "gw2": {"kind": "router"}},
+    "links": [{"endpoints": ["gw1:wan", "gw2:wan"], "ipv4": "198.51.100.0/30"}],
+}
+
+
+def test_vpn_section_passes_through_when_valid():
+    vpn = {"t1": {"mode": "host-to-host", "peers": ["gw1", "gw2"]}}
+    plan = make_plan(dict(VPN_LAB, vpn=vpn))
+    assert plan["vpn"] == vpn
+
+
+def test_vpn_problems_are_reported_with_the_topology_s():
+    topology = dict(VPN_LAB, vpn={"t1": {"mode": "host-to-host", "peers": ["gw1", "nowhere"]}},
+                    links=VPN_LAB["links"] + [{"endpoints": ["gw1:eth9"], "ipv4": "10.0.0.0/33"}])
+    with pytest.raises(TopologyError) as caught:
+        make_plan(topology)
+    text = "\n".join(caught.value.errors)
+    assert "10.0.0.0/33" in text
+    assert "t1" in text and "nowhere" in text
+
+
+def test_vpn_must_be_a_mapping():
+    with pytest.raises(TopologyError) as caught:
+        make_plan(dict(VPN_LAB, vpn=["t1"]))
+    assert caught.value.errors == ["vpn: must be a mapping of tunnel names to tunnels, got a list"]

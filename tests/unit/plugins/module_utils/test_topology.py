@@ -170,7 +170,7 @@ BAD = [
     pytest.param({}, ["topology: missing key 'name'", "topology: missing key 'nodes'"], id="empty"),
     pytest.param(
         with_changes(extra=1, name="Demo"),
-        ["topology: unknown key 'extra' (expected one of: addressing, domain, links, name, nodes, routing)",
+        ["topology: unknown key 'extra' (expected one of: addressing, domain, links, name, nodes, routing, vpn)",
          "name: 'Demo' is not a valid lab name (a-z, 0-9 and -, starting with a letter, 1-24 characters)"],
         id="unknown-top-key-and-bad-name"),
     pytest.param(with_changes(name="a" * 25),
@@ -179,7 +179,7 @@ BAD = [
     pytest.param(with_changes(name="1lab"),
                  ["name: '1lab' is not a valid lab name (a-z, 0-9 and -, starting with a letter, 1-24 characters)"],
                  id="name-starts-with-digit"),
-    pytest.param(with_changes(routing="ospf"), ["routing: unknown value 'ospf' (expected none or static)"],
+    pytest.param(with_changes(routing="rip"), ["routing: unknown value 'rip' (expected none, static or ospf)"],
                  id="routing"),
     pytest.param(with_changes(domain="Lab..test"),
                  ["domain: 'Lab..test' is not a valid DNS domain (lower-case labels of a-z, 0-9 and -, joined by "

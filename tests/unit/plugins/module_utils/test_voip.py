@@ -222,14 +222,22 @@ def test_phones_errors(assignments, expected):
 
 
 # Measured here: Wireshark 4.0 (Debian 12), a 8 s call 172.16.0.2 -> 172.16.1.2 through rtpengine.
-TSHARK_4 = """\
-========================= RTP Streams ========================
-   Start time      End time     Src IP addr  Port    Dest IP addr  Port       SSRC          Payload  Pkts         Lost   Min Delta(ms)  Mean Delta(ms)   Max Delta(ms)  Min Jitter(ms) Mean Jitter(ms)  Max Jitter(ms) Problems?
-     0.071497      8.363576      172.16.1.1 30000      172.16.1.2 20270 0x34CA3EA6            g711U   416     0 (0.0%)           8.195          19.981          30.232           0.474           1.444           3.930 
-     0.069737      8.363487      172.16.0.2 20172      172.16.0.1 30000 0x34CA3EA6            g711U   416     0 (0.0%)           8.217          19.985          30.276           0.370           1.423           3.936 
-     0.047896      8.362954      172.16.0.1 30000      172.16.0.2 20172 0xBD34D019            g711U   417    -2 (-0.5%)          4.175          19.988          48.342           0.418           1.418           4.624 X
-==============================================================
-"""
+TSHARK_4 = "".join([
+    "========================= RTP Streams ========================\n",
+    "   Start time      End time     Src IP addr  Port    Dest IP addr  Port       SSRC          Payload  Pkts"
+    "         Lost   Min Delta(ms)  Mean Delta(ms)   Max Delta(ms)  Min Jitter(ms) Mean Jitter(ms)"
+    "  Max Jitter(ms) Problems?\n",
+    "     0.071497      8.363576      172.16.1.1 30000      172.16.1.2 20270 0x34CA3EA6            g711U   416"
+    "     0 (0.0%)           8.195          19.981          30.232           0.474           1.444"
+    "           3.930 \n",
+    "     0.069737      8.363487      172.16.0.2 20172      172.16.0.1 30000 0x34CA3EA6            g711U   416"
+    "     0 (0.0%)           8.217          19.985          30.276           0.370           1.423"
+    "           3.936 \n",
+    "     0.047896      8.362954      172.16.0.1 30000      172.16.0.2 20172 0xBD34D019            g711U   417"
+    "    -2 (-0.5%)          4.175          19.988          48.342           0.418           1.418"
+    "           4.624 X\n",
+    "==============================================================\n",
+])
 
 # The older column set (Wireshark 3.x): no times, no min/mean delta, a payload name with spaces.
 TSHARK_3 = """\
