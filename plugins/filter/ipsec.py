@@ -116,7 +116,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vnet.lab.plugins.module_utils._ipsec import IpsecError, connections
+from ansible_collections.vnet.lab.plugins.module_utils._ipsec import IpsecError, connections, probes
 
 
 def ipsec_connections(plan, vpn, node):
@@ -129,6 +129,13 @@ def ipsec_connections(plan, vpn, node):
                                  % (type(exc).__name__, exc)) from exc
 
 
+def ipsec_probes(plan, vpn):
+    try:
+        return probes(plan, vpn)
+    except IpsecError as exc:
+        raise AnsibleFilterError("vnet.lab.ipsec_probes: %s" % exc) from exc
+
+
 class FilterModule:
     def filters(self):
-        return {"ipsec_connections": ipsec_connections}
+        return {"ipsec_connections": ipsec_connections, "ipsec_probes": ipsec_probes}

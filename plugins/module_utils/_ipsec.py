@@ -288,3 +288,33 @@ def connections(plan, vpn, node):
             "esp_proposals": list(tunnel["esp_proposals"]),
         })
     return result
+
+
+def _address_in(plan, node, prefixes):
+    """(interface, bare address) of ``node`` inside one of ``prefixes``, or (None, None)."""
+    nets = [ipaddress.ip_network(p, strict=False) for p in prefixes]
+    for ifname, entry in sorted(plan["nodes"][node]["interfaces"].items()):
+        for key in ("ipv4", "ipv6"):
+            if entry.get(key):
+                address = ipaddress.ip_interface(entry[key]).ip
+                if any(address.version == net.version and address in net for net in nets):
+                    return ifname, str(address)
+    return None, None
+
+
+def probes(plan, vpn):
+    """How to check each tunnel from its first peer: ping from an address the tunnel protects on
+    this side to one it protects on the other, while capturing on the interface that carries IKE.
+
+    Returns one dict per tunnel: name, node, peer, transit (interface of the local IKE address),
+    source, destination (bare addresses; null when no address of a node lies in the selectors).
+    """
+    result = []
+    for tunnel in tunnels(plan, vpn):
+        node, peer = tunnel["peers"]
+        transit, _addr = _address_in(plan, node, [tunnel["addresses"][0]])
+        _ifname, source = _address_in(plan, node, tunnel["selectors"][0])
+        _ifname, destination = _address_in(plan, peer, tunnel["selectors"][1])
+        result.append({"name": tunnel["name"], "node": node, "peer": peer, "family": tunnel["family"],
+                       "transit": transit, "source": source, "destination": destination})
+    return result

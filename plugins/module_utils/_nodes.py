@@ -88,6 +88,7 @@ READY_MARK = READY_DIR + "/ready"
 # Key of the actions that concern the whole lab (volumes, the nodes' directory), not one node.
 LAB_KEY = "(lab)"
 NETPLAN_FILE = "netplan.json"
+PLAN_FILE = "plan.json"
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 CAPABILITY_RE = re.compile(r"^(CAP_)?[A-Z][A-Z_]*$")
@@ -278,13 +279,14 @@ def create_text(wanted, image_id):
         wanted["name"], wanted["image"], short(image_id), networks or "none")
 
 
-def simulate_network_change(state, macs, disconnect, connect, subnets):
+def simulate_network_change(state, macs, disconnect, connect, subnets, ipv6_disabled=False):
     """The namespace as a live network change leaves it (see the module docstring).
 
     ``state`` is ``_interfaces.read_state``'s; ``macs`` maps a link name to its MAC address and
     ``disconnect`` lists the MAC addresses of the interfaces that go; ``connect`` lists the wanted
     networks (``{name, ipv4_address, mtu}``) in connect order; ``subnets`` maps a network to its
-    placeholder subnet.
+    placeholder subnet; ``ipv6_disabled`` is whether a new interface starts with IPv6 disabled (the
+    namespace's ``net.ipv6.conf.default.disable_ipv6``).
     """
     new = copy.deepcopy(state)
     gone = {name for name, mac in macs.items() if mac in disconnect}
@@ -306,8 +308,7 @@ def simulate_network_change(state, macs, disconnect, connect, subnets):
             "mtu": network.get("mtu") or DEFAULT_MTU, "kind": "veth",
             "addresses": [{"address": "%s/%d" % (network["ipv4_address"], prefix), "family": 4,
                            "scope": "global"}],
-            # Docker 20.10 disables IPv6 on an interface of a network without IPv6.
-            "ipv6_disabled": True,
+            "ipv6_disabled": ipv6_disabled,
         })
     return new
 
@@ -565,8 +566,9 @@ class Nodes:
             mtus = {n["name"]: work["netplan"]["interfaces"][n["interface"]]["mtu"]
                     for n in work["wanted"]["networks"]}
             connect = [dict(n, mtu=mtus[n["name"]]) for n in work["decision"]["connect"]]
+            default = work["wanted"]["sysctls"].get("net.ipv6.conf.default.disable_ipv6", "1")
             state = simulate_network_change(_interfaces.read_state(runner), macs, gone - {None},
-                                            connect, work["subnets"])
+                                            connect, work["subnets"], ipv6_disabled=default != "0")
             texts, before, after = predict_interfaces(state, work["netplan"])
             before = work["interfaces_before"]
         else:
@@ -644,6 +646,7 @@ class Nodes:
         before = {node: container_view(w["attrs"]) for node, w in works.items() if w["attrs"] is not None}
         before.update({node: {"container": name} for node, name in extra})
 
+        self._write(LAB_KEY, os.path.join(state_dir, self.lab, PLAN_FILE), json_text(plan))
         # Removals and disconnections first: they free the placeholders that others take.
         errors = self._parallel(lambda item: self._phase_free(*item), list(extra) + [(None, w) for w in works.values()])
         if errors:
@@ -755,5 +758,10 @@ class Nodes:
                 self._act(LAB_KEY, "remove %s" % directory)
                 if not self.check_mode:
                     shutil.rmtree(directory)
+            path = os.path.join(state_dir, self.lab, PLAN_FILE)
+            if os.path.exists(path):
+                self._act(LAB_KEY, "remove %s" % path)
+                if not self.check_mode:
+                    os.unlink(path)
         diff = {"before": {"containers": before, "volumes": volumes}, "after": {"containers": {}, "volumes": []}}
         return bool(self.actions), diff

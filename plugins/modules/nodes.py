@@ -17,8 +17,9 @@ description:
     directory C(<state_dir>/<lab>/nodes/<node>) mounted read-only at C(/etc/vnet), a tmpfs at C(/run/vnet),
     the restart policy O(restart_policy), and the labels C(vnet.lab), C(vnet.node), C(vnet.kind) and
     C(vnet.config) (a hash of this configuration, networks excepted).
-  - The node's network plan is written to C(<state_dir>/<lab>/nodes/<node>/netplan.json) when its content
-    changed (atomically); the node's entrypoint applies it at every start, then marks itself ready.
+  - The node's network plan is written to C(<state_dir>/<lab>/nodes/<node>/netplan.json), and the lab's plan to
+    C(<state_dir>/<lab>/plan.json), each when its content changed (atomically). The node's entrypoint applies
+    its network plan at every start, then marks itself ready.
   - A container whose image and configuration hash are as wanted is kept (started if stopped); one that
     differs is re-created; when only its networks differ, they are disconnected and connected live.
   - Once a node is ready (C(/run/vnet/ready) in its tmpfs), its interfaces, addresses, routes and forwarding
@@ -74,7 +75,9 @@ options:
     choices: ["no", on-failure, always, unless-stopped]
     default: unless-stopped
   state_dir:
-    description: Directory holding each lab's files; the nodes' network plans go to C(<state_dir>/<lab>/nodes/).
+    description:
+      - Directory holding each lab's files; the lab's plan goes to C(<state_dir>/<lab>/plan.json), the nodes'
+        network plans to C(<state_dir>/<lab>/nodes/).
     type: path
     default: /var/lib/vnet/labs
   ready_timeout:
@@ -88,8 +91,8 @@ options:
   state:
     description:
       - V(present) brings the nodes to the plan.
-      - V(absent) removes every container of the lab, services included, the nodes' directory and, unless
-        O(keep_volumes), the lab's volumes.
+      - V(absent) removes every container of the lab, services included, the files written by V(present) and,
+        unless O(keep_volumes), the lab's volumes.
     type: str
     choices: [present, absent]
     default: present
@@ -143,7 +146,7 @@ nodes:
 actions:
   description:
     - What was done (or would be done in check mode) per node, one sentence per action, in order.
-    - Actions that concern the whole lab (volumes, the nodes' directory) are under the key C((lab)).
+    - Actions that concern the whole lab (its plan file, volumes, the nodes' directory) are under the key C((lab)).
   returned: always
   type: dict
   sample:

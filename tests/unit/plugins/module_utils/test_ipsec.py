@@ -235,3 +235,22 @@ def test_filter_names_itself_in_errors():
         ipsec_connections(PLAN, {"h": {"mode": "host-to-host", "peers": ["gw1", "gw9"]}}, "gw1")
     with pytest.raises(AnsibleFilterError, match=r"^vnet\.lab\.ipsec_connections: malformed plan \(KeyError: 'nodes'\)"):
         ipsec_connections({}, {}, "gw1")
+
+
+@pytest.mark.parametrize("mode, source, destination", [
+    ("host-to-host", "198.51.100.1", "198.51.100.2"),
+    ("site-to-site", "192.168.1.1", "192.168.2.1"),
+])
+def test_probes_ping_inside_the_selectors_from_the_first_peer(mode, source, destination):
+    from ansible_collections.vnet.lab.plugins.module_utils._addressing import make_plan
+    plan = make_plan({
+        "name": "p",
+        "nodes": {"gw1": {"kind": "router"}, "gw2": {"kind": "router"}},
+        "links": [{"name": "transit", "endpoints": ["gw1:wan", "gw2:wan"], "ipv4": "198.51.100.0/30"},
+                  {"endpoints": ["gw1:lan"], "ipv4": "192.168.1.0/24"},
+                  {"endpoints": ["gw2:lan"], "ipv4": "192.168.2.0/24"}],
+        "vpn": {"t": {"mode": mode, "peers": ["gw1", "gw2"]}},
+    })
+    assert _ipsec.probes(plan, plan["vpn"]) == [{
+        "name": "t", "node": "gw1", "peer": "gw2", "family": "ipv4", "transit": "wan",
+        "source": source, "destination": destination}]
