@@ -137,6 +137,12 @@ class _Records:
         self.errors = errors
         self.owners = {}      # name -> (source, {(type, value)})
         self.records = []
+        self.reported = set()
+
+    def _error(self, name, source, text):
+        if (name, source) not in self.reported:
+            self.reported.add((name, source))
+            self.errors.append(text)
 
     def add(self, name, rtype, value, source):
         if name is None:
@@ -149,12 +155,12 @@ class _Records:
             if (rtype, value) in data:
                 return
             if first != source:
-                self.errors.append("name %s: %s and %s both claim it; give one of them other names"
-                                   % (name, first, source))
+                self._error(name, source, "name %s: %s and %s both claim it; give one of them other names"
+                            % (name, first, source))
                 return
             if rtype == "CNAME" or any(t == "CNAME" for t, _v in data):
-                self.errors.append("name %s: a CNAME cannot stand beside other records (%s)"
-                                   % (name, source))
+                self._error(name, source, "name %s: a CNAME cannot stand beside other records (%s)"
+                            % (name, source))
                 return
             data.add((rtype, value))
         self.records.append({"name": name, "type": rtype, "value": value})

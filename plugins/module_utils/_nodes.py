@@ -114,7 +114,7 @@ def node_dir(state_dir, lab, node):
 
 def json_text(data):
     """The files' text: as Ansible's ``to_nice_json`` writes it, plus a final newline."""
-    return json.dumps(data, sort_keys=True, indent=4, separators=(",", ": "), ensure_ascii=False) + "\n"
+    return json.dumps(data, sort_keys=True, indent=4, separators=(",", ": ")) + "\n"
 
 
 def _capability(name):
