@@ -26,7 +26,7 @@ description:
     are converged with its network plan as M(vnet.lab.interfaces) does, through C(nsenter) on the Docker host.
   - Containers of the lab that carry a C(vnet.node) label of a node no longer in the plan (and no
     C(vnet.service) label) are removed, with their node directory.
-  - With O(state=absent), every container of the lab, service containers included, is removed (killed: lab
+  - With O(state=absent), every container of the lab, service containers included, is removed (killed, as lab
     containers keep their data on volumes), in parallel.
 author:
   - vnet.lab developers (!UNKNOWN)

@@ -362,8 +362,8 @@ def test_simulated_live_change_predicts_the_convergence():
     simulated = N.simulate_network_change(
         state, macs, {"02:42:00:00:01:03"},
         [{"name": "lab1-lan1", "ipv4_address": "100.64.1.4", "mtu": None}], {"lab1-lan1": "100.64.1.0/24"})
-    assert [(link["name"], link["up"]) for link in simulated["links"]] == [("lo", True), ("eth1", True),
-                                                                         ("vnc0", False)]
+    assert [(link["name"], link["up"]) for link in simulated["links"]] == [
+        ("lo", True), ("eth1", True), ("vnc0", False)]
     assert simulated["links"][2]["addresses"] == [{"address": "100.64.1.4/24", "family": 4, "scope": "global"}]
     texts, before, after = N.predict_interfaces(simulated, moved)
     assert texts == [
@@ -626,12 +626,14 @@ def test_present_converges_a_changed_plan_live(engine, tmp_path):
     namespaces = Namespaces(engine)  # the namespaces still hold the old plan
     real = manager(engine, runner_factory=namespaces)
     changed, nodes, diff = present(real, state_dir, plan=plan)
-    assert real.actions == check.actions == {
+    assert check.actions == {
         "(lab)": ["write %s/lab1/plan.json" % state_dir],
         "h1": ["write %s/lab1/nodes/h1/netplan.json" % state_dir,
                "remove address 192.168.1.2/24 from eth0", "add address 192.168.1.77/24 to eth0",
                "add route 0.0.0.0/0 via 192.168.1.1"],
     }
+    # A fake namespace does not change: the real run does not see the kernel drop the default route.
+    assert real.actions == dict(check.actions, h1=check.actions["h1"][:3])
     h1 = next(r for r in namespaces.runners if r.addrs[1]["addr_info"][0]["local"] == "192.168.1.2")
     assert ["ip", "addr", "replace", "192.168.1.77/24", "dev", "eth0"] in h1.commands
     assert diff["before"]["nodes"]["h1"]["interfaces"]["interfaces"][0]["addresses"] == ["192.168.1.2/24"]
