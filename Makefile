@@ -13,12 +13,16 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 ## The full lab on this machine (emulated boards on the local Docker engine), then its report.
 lab: venv engine base-image
 	$(BIN)/ansible-playbook playbooks/lab_up.yml
+	$(BIN)/ansible-playbook playbooks/verify.yml
 
 down: venv engine
 	$(BIN)/ansible-playbook playbooks/lab_down.yml
 
 inspect: venv engine
 	$(BIN)/ansible-playbook playbooks/lab_inspect.yml
+
+verify: venv engine
+	$(BIN)/ansible-playbook playbooks/verify.yml
 
 ## Everything: linters, ansible-test sanity, unit, integration and molecule tests.
 test: venv engine base-image lint sanity pytest
