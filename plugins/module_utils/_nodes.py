@@ -53,6 +53,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,31 @@ class NodesError(Exception):
     def __init__(self, errors):
         self.errors = [errors] if isinstance(errors, str) else list(errors)
         super().__init__("\n".join(self.errors))
+
+
+# Run inside a node's namespace (nsenter) after a live reconnection: Docker gives the new interface
+# a new MAC address, and the neighbours' caches would keep the old one for up to a minute. One
+# gratuitous ARP per IPv4 address, one unsolicited neighbour advertisement (override) per IPv6 one.
+# Arguments: interface, its MAC address, 1 if the node routes, addresses.
+ANNOUNCE = r"""
+import socket, struct, sys
+ifname, mac, router = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), sys.argv[3] == "1"
+index = socket.if_nametoindex(ifname)
+for address in sys.argv[4:]:
+    if ":" not in address:
+        ip = socket.inet_aton(address)
+        arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + bytes(6) + ip
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+            sock.bind((ifname, 0))
+            sock.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+    else:
+        flags = 0x20000000 | (0x80000000 if router else 0)
+        message = struct.pack("!BBHI", 136, 0, 0, flags) + socket.inet_pton(socket.AF_INET6, address)
+        with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as sock:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+            sock.bind((address, 0, 0, index))
+            sock.sendto(message + b"\x02\x01" + mac, ("ff02::1", 0, 0, index))
+"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,6 +418,8 @@ class Nodes:
                     errors.append(str(exc))
                 except APIError as exc:
                     errors.append("Docker: %s" % exc)
+                except OSError as exc:
+                    errors.append(str(exc))
         return errors
 
     def _lab_containers(self):
@@ -440,7 +468,7 @@ class Nodes:
         if networks:
             networking_config = api.create_networking_config({
                 networks[0]["name"]: api.create_endpoint_config(ipv4_address=networks[0]["ipv4_address"])})
-        api.create_container(work["image_id"], name=wanted["name"], hostname=wanted["hostname"],
+        api.create_container(wanted["image"], name=wanted["name"], hostname=wanted["hostname"],
                              labels=container_labels(wanted), host_config=host_config,
                              networking_config=networking_config)
         for network in networks[1:]:
@@ -579,6 +607,24 @@ class Nodes:
         for text in texts:
             self._act(node, text)
         work["interfaces"] = (before, after)
+        if work["live"] and not self.check_mode:
+            self._announce(work, runner)
+
+    def _announce(self, work, runner):
+        """Tell the neighbours the new MAC address behind each address of a connected interface."""
+        macs = {link["ifname"]: link.get("address") for link in self._links(runner)}
+        for network in work["decision"]["connect"]:
+            ifname = network["interface"]
+            entry = work["netplan"]["interfaces"][ifname]
+            addresses = [a.split("/")[0] for a in [entry.get("ipv4"), entry.get("ipv6")]
+                         + list(entry.get("secondary") or []) if a]
+            if addresses and macs.get(ifname):
+                command = [sys.executable, "-c", ANNOUNCE, ifname, macs[ifname],
+                           "1" if work["netplan"].get("forwarding") else "0"] + addresses
+                rc, dummy, err = runner.run(command)
+                if rc != 0:
+                    raise NodesError("node %s: cannot announce %s on %s: %s"
+                                     % (work["node"], ", ".join(addresses), ifname, err.strip()))
 
     # -- states
     def present(self, plan, segments, image, capabilities, restart_policy, state_dir, ready_timeout):
@@ -638,7 +684,8 @@ class Nodes:
             work["decision"] = decide(attrs, work["wanted"], image_id)
             work["was_running"] = (work["decision"]["op"] == "update"
                                    and container_state(attrs) in ("running", "paused"))
-            work["live"] = (work["decision"]["op"] == "update" and container_state(attrs) == "running"
+            # A paused node's namespace holds renamed interfaces too.
+            work["live"] = (work["decision"]["op"] == "update" and container_state(attrs) in ("running", "paused")
                             and bool(work["decision"]["disconnect"] or work["decision"]["connect"]))
         if errors:
             raise NodesError(errors)

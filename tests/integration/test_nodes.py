@@ -157,11 +157,11 @@ def pin_h1(topo):
     topo["links"][1]["endpoints"] = ["r1:eth2", {"node": "h1", "ifname": "eth0", "ipv4": "192.168.0.77/24"}]
 
 
-def add_h0(topo):
-    """A host that sorts before r1 on lan1: r1's placeholder there moves."""
+def add_h3(topo):
+    """A host that sorts between h1 and r1 on lan1: r1's placeholder there moves, h1's stays."""
     pin_h1(topo)
-    topo["nodes"]["h0"] = {"kind": "host"}
-    topo["links"][1]["endpoints"].append("h0:eth0")
+    topo["nodes"]["h3"] = {"kind": "host"}
+    topo["links"][1]["endpoints"].append("h3:eth0")
 
 
 def containers(client, lab):
@@ -262,27 +262,27 @@ def test_lab_life(tmp_path, engine, labs):
     assert ping(a, "h1", h2)
 
     # A node added: one container more; r1, whose placeholder on lan1 moved, reconnected live.
-    results = run_tasks(tmp_path, "add", up_tasks("add", topology(a, add_h0), state_dir))
+    results = run_tasks(tmp_path, "add", up_tasks("add", topology(a, add_h3), state_dir))
     check, real = results["add check"], results["add"]
     assert real["actions"] == check["actions"]
-    assert sorted(real["actions"]) == ["(lab)", "h0", "r1"]
-    assert real["actions"]["h0"][1].startswith("create container %s-h0 " % a)
+    assert sorted(real["actions"]) == ["(lab)", "h3", "r1"]
+    assert real["actions"]["h3"][1].startswith("create container %s-h3 " % a)
     assert real["actions"]["r1"][1:3] == [
         "disconnect container %s-r1 from network %s-lan1" % (a, a),
         "connect container %s-r1 to network %s-lan1 (placeholder %s)"
         % (a, a, results["add segments"]["segments"]["lan1"]["endpoints"]["r1:eth2"])]
     assert not results["add again"]["changed"]
     after = containers(engine, a)
-    assert set(after) - set(before) == {"%s-h0" % a}
+    assert set(after) - set(before) == {"%s-h3" % a}
     assert {k: v for k, v in after.items() if k in before} == before, "the others kept"
-    h0 = results["add plan"]["plan"]["nodes"]["h0"]["interfaces"]["eth0"]["ipv4"].split("/")[0]
-    assert ping(a, "h2", h0) and ping(a, "h1", h2)
+    h3 = results["add plan"]["plan"]["nodes"]["h3"]["interfaces"]["eth0"]["ipv4"].split("/")[0]
+    assert ping(a, "h2", h3) and ping(a, "h1", h2)
 
     # The node removed again: its container goes.
     results = run_tasks(tmp_path, "remove", up_tasks("remove", topology(a, pin_h1), state_dir))
     assert results["remove check"]["actions"] == results["remove"]["actions"]
-    assert results["remove"]["actions"]["h0"] == [
-        "remove container %s-h0 (node not in the plan)" % a, "remove %s/%s/nodes/h0" % (state_dir, a)]
+    assert results["remove"]["actions"]["h3"] == [
+        "remove container %s-h3 (node not in the plan)" % a, "remove %s/%s/nodes/h3" % (state_dir, a)]
     assert not results["remove again"]["changed"]
     assert containers(engine, a) == before
     assert ping(a, "h1", h2)

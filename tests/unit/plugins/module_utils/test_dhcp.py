@@ -87,8 +87,8 @@ LAN2 = dict(LAN1, interface="lan2", segment="lan2", subnet="192.168.2.0/28", net
             wait_for=["192.168.2.1/28"])
 
 
-def _with(path, value, plan=PLAN):
-    plan = copy.deepcopy(plan)
+def _with(path, value, plan=None):
+    plan = copy.deepcopy(PLAN if plan is None else plan)
     target = plan
     for key in path[:-1]:
         target = target[key]

@@ -208,8 +208,8 @@ def test_names_are_made_relative_and_underscores_become_hyphens():
     assert ("www", "A", "192.168.10.5") in forward
 
 
-def _with(path, value, plan=PLAN):
-    plan = copy.deepcopy(plan)
+def _with(path, value, plan=None):
+    plan = copy.deepcopy(PLAN if plan is None else plan)
     target = plan
     for key in path[:-1]:
         target = target[key]

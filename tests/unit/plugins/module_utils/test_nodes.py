@@ -59,9 +59,9 @@ SEGMENTS = {
 }
 
 
-def wanted(node="r1", plan=PLAN, segments=SEGMENTS, image=IMAGE, caps=CAPS, policy="unless-stopped",
-           state_dir=STATE_DIR):
-    return N.wanted_container("lab1", node, plan, segments, image, caps, policy, state_dir)
+def wanted(node="r1", plan=None, caps=None, state_dir=STATE_DIR):
+    return N.wanted_container("lab1", node, plan or PLAN, SEGMENTS, IMAGE, caps or CAPS, "unless-stopped",
+                              state_dir)
 
 
 # --- wanted containers --------------------------------------------------------------------------
@@ -442,7 +442,7 @@ class FakeAPI:
         networks = {net: {"IPAMConfig": {"IPv4Address": ep["ipv4_address"]}, "MacAddress": "m-" + net}
                     for net, ep in (networking_config or {}).items()}
         self.containers_[name] = {
-            "Id": "id-" + name, "Name": "/" + name, "Image": image, "Config": {"Labels": labels},
+            "Id": "id-" + name, "Name": "/" + name, "Image": self.images[image], "Config": {"Labels": labels},
             "HostConfig": host_config, "Hostname": hostname,
             "State": {"Status": "created", "Running": False, "Restarting": False, "Pid": 0, "ExitCode": 0},
             "NetworkSettings": {"Networks": networks}}
@@ -491,8 +491,8 @@ class FakeClient:
 class Namespaces:
     """runner_factory: every node's namespace is as its plan wants it (a fresh node's entrypoint did it)."""
 
-    def __init__(self, api, plan=PLAN, segments=SEGMENTS):
-        self.api, self.plan, self.segments = api, plan, segments
+    def __init__(self, api):
+        self.api, self.plan, self.segments = api, PLAN, SEGMENTS
         self.runners = []
 
     def __call__(self, netns_path):
@@ -516,8 +516,8 @@ def manager(api, check_mode=False, runner_factory=None):
                    sleep=lambda seconds: None)
 
 
-def present(nodes, state_dir, plan=PLAN, caps=CAPS):
-    return nodes.present(plan, SEGMENTS, IMAGE, caps, "unless-stopped", str(state_dir), 5)
+def present(nodes, state_dir, plan=None):
+    return nodes.present(plan or PLAN, SEGMENTS, IMAGE, CAPS, "unless-stopped", str(state_dir), 5)
 
 
 def create_text(node, networks):
