@@ -605,6 +605,9 @@ def route_phase(state, netplan):
         if key in planned and route["protocol"] == "static":
             satisfied.add(key)
             continue
+        if route["dev"] not in netplan["interfaces"]:
+            # Routes through interfaces outside the plan are not ours (a board's management port).
+            continue
         default = ipaddress.ip_network(route["dst"]).prefixlen == 0
         if route["protocol"] == "static" and route["type"] == "unicast":
             removed.append((route, "proto static, not planned"))

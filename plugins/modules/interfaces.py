@@ -19,7 +19,7 @@ description:
   - Planned routes are added to table C(main) with C(proto static). C(proto static) routes that are not
     planned are removed, and so are default routes via a gateway that the plan does not have (Docker installs
     one via the placeholder gateway), except routes of routing daemons (any other C(proto)) and routes on
-    DHCP interfaces.
+    DHCP interfaces. Routes through interfaces that are not in the plan (a board's management port) are never touched.
   - Commands run on the Docker host through C(nsenter --net); the node's entrypoint applies the same logic
     from inside the container at every start.
 author:

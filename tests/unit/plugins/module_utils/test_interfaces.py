@@ -515,3 +515,14 @@ def test_invalid_service_addresses(secondary, error):
     netplan["interfaces"]["eth2"]["secondary"] = secondary
     with pytest.raises(I.InterfacesError, match=error):
         I.normalize_netplan(netplan)
+
+
+def test_routes_of_interfaces_outside_the_plan_are_left_alone():
+    """On a real board (netns host) the management port is not in the plan: its routes stay."""
+    addrs, routes4, routes6, sysctls = configured()
+    routes4 = routes4 + [
+        {"dst": "default", "gateway": "10.9.9.1", "dev": "mgmt0", "protocol": "boot", "flags": []},
+        {"dst": "10.8.0.0/16", "gateway": "10.9.9.2", "dev": "mgmt0", "protocol": "static", "flags": []},
+    ]
+    actions = plan_all(state_of(addrs, routes4, routes6, sysctls), PLAN)[0]
+    assert [a["text"] for a in actions] == []
