@@ -23,9 +23,10 @@ options:
     type: str
     required: true
   segments:
-    description: The C(segments) result of M(vnet.lab.segments).
+    description:
+      - The C(segments) result of M(vnet.lab.segments), which gives each interface its placeholder address.
+      - Leave it out for a real board, whose interfaces already carry their planned names.
     type: dict
-    required: true
 """
 
 EXAMPLES = r"""
@@ -72,7 +73,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.vnet.lab.plugins.module_utils._netplan import NetplanError, node_netplan
 
 
-def _node_netplan(plan, node, segments):
+def _node_netplan(plan, node, segments=None):
     try:
         return node_netplan(plan, node, segments)
     except NetplanError as exc:

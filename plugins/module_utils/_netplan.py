@@ -73,7 +73,9 @@ def _interfaces(node_name, node, plan_segments, segments, errors):
         segment = entry.get("segment")
         endpoint = "%s:%s" % (node_name, ifname)
         placeholder = None
-        if segment not in segments:
+        if segments is None:
+            pass    # a real board: its interfaces carry their planned names already
+        elif segment not in segments:
             errors.append("node %s interface %s: segment %s is not in the segments result"
                           % (node_name, ifname, segment))
         else:
@@ -95,7 +97,7 @@ def _interfaces(node_name, node, plan_segments, segments, errors):
     return result
 
 
-def node_netplan(plan, node_name, segments):
+def node_netplan(plan, node_name, segments=None):
     """Return the node network plan of ``node_name`` (see the module docstring)."""
     nodes = plan.get("nodes") or {}
     if node_name not in nodes:
@@ -103,7 +105,7 @@ def node_netplan(plan, node_name, segments):
                             % (node_name, ", ".join(sorted(nodes)) or "none")])
     node = nodes[node_name]
     errors = []
-    interfaces = _interfaces(node_name, node, plan.get("segments") or {}, segments or {}, errors)
+    interfaces = _interfaces(node_name, node, plan.get("segments") or {}, segments, errors)
 
     kind = node.get("kind")
     if kind not in ("router", "host"):

@@ -144,3 +144,10 @@ def test_service_addresses_pass_as_secondary():
     netplan = node_netplan(plan, "r1", SEGMENTS)
     assert netplan["interfaces"]["eth2"]["secondary"] == ["192.168.1.2/24", "192.168.1.3/24"]
     assert netplan["interfaces"]["eth1"]["secondary"] == []
+
+
+def test_a_real_board_needs_no_placeholders():
+    netplan = node_netplan(PLAN, "r1")
+    assert {name: entry["placeholder"] for name, entry in netplan["interfaces"].items()} == {
+        "eth1": None, "eth2": None}
+    assert netplan["interfaces"]["eth1"]["ipv4"] == "10.1.0.1/30"
