@@ -510,10 +510,14 @@ def services_plan(node, placed, interfaces, addresses):
 
 def gateways(node, interfaces, segments_members):
     """Bare address per family of the first router (name order) on the host's first
-    interface (name order) that has a router with an address of that family."""
+    interface (name order) that has an address of that family and a router with one too.
+    An interface without an address of the family (a DHCP client's IPv4) gives no gateway:
+    its DHCP server does."""
     gateway = {"ipv4": None, "ipv6": None}
     for family, _version in FAMILIES:
         for ifname in interfaces:
+            if not interfaces[ifname][family]:
+                continue
             for member_node, forwards, addresses in segments_members[interfaces[ifname]["segment"]]:
                 if forwards and member_node != node and addresses[family]:
                     gateway[family] = addresses[family].partition("/")[0]

@@ -195,7 +195,9 @@ def test_dhcp_endpoints_take_no_ipv4_address_but_keep_ipv6():
     assert iface(plan, "h1", "eth0") == {"segment": "h1-eth0", "ipv4": None, "ipv6": "fd00::2/64", "dhcp": True,
                                          "mtu": None, "secondary": []}
     assert iface(plan, "h2", "eth0")["ipv4"] == "172.16.0.2/24"
-    assert plan["nodes"]["h1"]["gateway"] == {"ipv4": "172.16.0.1", "ipv6": "fd00::1"}
+    # The DHCP server gives h1 its IPv4 router; its IPv6 (planned) still routes via r1.
+    assert plan["nodes"]["h1"]["gateway"] == {"ipv4": None, "ipv6": "fd00::1"}
+    assert plan["nodes"]["h2"]["gateway"] == {"ipv4": "172.16.0.1", "ipv6": "fd00::1"}
 
 
 def test_pinned_dot_one_is_honoured_and_skipped():
