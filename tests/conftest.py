@@ -24,7 +24,8 @@ if COLLECTIONS not in sys.path:
 # an engine, an image or a tool: `make test` installs and starts all of them, so such a skip would
 # hide a broken set-up. Skips for what the kernel lacks stay skips.
 REQUIRED = os.environ.get("VNET_REQUIRE_ENGINE") == "1"
-KERNEL_SKIPS = ("kernel", "/dev/net/tun", "VNET_TEST_DAEMON_RESTART", "daemon restart runs inside")
+KERNEL_SKIPS = ("kernel", "/dev/net/tun", "VNET_TEST_DAEMON_RESTART", "daemon restart runs inside",
+                "held out:")
 
 
 def pytest_runtest_makereport(item, call):

@@ -9,6 +9,9 @@ node's directory ``<state_dir>/<lab>/nodes/<node>`` mounted read-only at ``/etc/
 at ``/run/vnet`` (the entrypoint's ready mark), the labels ``vnet.lab``, ``vnet.node``,
 ``vnet.kind`` and ``vnet.config``, the hash of everything above but the networks.
 
+The lab's plan is kept at ``<state_dir>/<lab>/plan.json`` and each node's network plan at
+``<state_dir>/<lab>/nodes/<node>/netplan.json``, rewritten (atomically) only when they change.
+
 Per node, what is done (decided by ``decide``, a pure function, before anything changes):
 
 ``create``
@@ -33,7 +36,10 @@ network itself, found by its MAC address), connects (renames each new interface 
 ``i`` its rank among this run's connects), and gives the ``vnt`` links their names back. The
 renamed links went down and up: the kernel dropped their routes and global IPv6 addresses, which
 the convergence that follows adds again. Check mode predicts that convergence on a model of the
-same steps (``simulate_network_change``).
+same steps (``simulate_network_change``). Docker derives an interface's MAC address from its
+placeholder, so a reconnected interface has a new one: the node then announces its addresses
+(gratuitous ARP, unsolicited neighbour advertisements), else its neighbours would keep sending to
+the old MAC address until their caches expire.
 
 Placeholders are handed out in endpoint order per segment: a node added to a LAN can shift the
 placeholder of the endpoints after it, and those nodes are reconnected live on that segment. All
@@ -41,7 +47,8 @@ removals and disconnections therefore happen before any creation or connection.
 
 Containers of the lab (label ``vnet.lab``) with a ``vnet.node`` label of a node no longer in the
 plan, and no ``vnet.service`` label, are removed. ``absent`` removes every container of the lab,
-services included, killed and in parallel (data lives on volumes, which stay unless asked).
+services included, killed and in parallel (data lives on volumes, which stay unless asked), and
+the lab's directory ``<state_dir>/<lab>``.
 """
 
 from __future__ import annotations
@@ -86,7 +93,7 @@ HASH_FORMAT = 1
 MOUNT_POINT = "/etc/vnet"
 READY_DIR = "/run/vnet"
 READY_MARK = READY_DIR + "/ready"
-# Key of the actions that concern the whole lab (volumes, the nodes' directory), not one node.
+# Key of the actions that concern the whole lab (its files and volumes), not one node.
 LAB_KEY = "(lab)"
 NETPLAN_FILE = "netplan.json"
 PLAN_FILE = "plan.json"
@@ -772,8 +779,8 @@ class Nodes:
         self._converge(work)
 
     def absent(self, state_dir=None, keep_volumes=True):
-        """Remove every container of the lab (services too), its node plans and, unless kept, its
-        volumes. Returns (changed, diff)."""
+        """Remove every container of the lab (services too), its directory under ``state_dir`` and,
+        unless kept, its volumes. Returns (changed, diff)."""
         errors = lab_errors(self.lab)
         if errors:
             raise NodesError(errors)
@@ -800,15 +807,11 @@ class Nodes:
                 if not self.check_mode:
                     self.client.api.remove_volume(volume, force=True)
         if state_dir:
-            directory = os.path.join(state_dir, self.lab, "nodes")
-            if os.path.isdir(directory):
+            # The lab's directory: its plans, and the files its services were given.
+            directory = os.path.join(state_dir, self.lab)
+            if os.path.lexists(directory):
                 self._act(LAB_KEY, "remove %s" % directory)
                 if not self.check_mode:
                     shutil.rmtree(directory)
-            path = os.path.join(state_dir, self.lab, PLAN_FILE)
-            if os.path.exists(path):
-                self._act(LAB_KEY, "remove %s" % path)
-                if not self.check_mode:
-                    os.unlink(path)
         diff = {"before": {"containers": before, "volumes": volumes}, "after": {"containers": {}, "volumes": []}}
         return bool(self.actions), diff

@@ -27,7 +27,7 @@ description:
   - Containers of the lab that carry a C(vnet.node) label of a node no longer in the plan (and no
     C(vnet.service) label) are removed, with their node directory.
   - With O(state=absent), every container of the lab, service containers included, is removed (killed, as lab
-    containers keep their data on volumes), in parallel.
+    containers keep their data on volumes), in parallel, and so is the lab's directory C(<state_dir>/<lab>).
 author:
   - vnet.lab developers (!UNKNOWN)
 requirements:
@@ -91,8 +91,9 @@ options:
   state:
     description:
       - V(present) brings the nodes to the plan.
-      - V(absent) removes every container of the lab, services included, the files written by V(present) and,
-        unless O(keep_volumes), the lab's volumes.
+      - V(absent) removes every container of the lab, services included, the lab's directory
+        C(<state_dir>/<lab>) with everything in it (plans, and the files given to its services) and, unless
+        O(keep_volumes), the lab's volumes.
     type: str
     choices: [present, absent]
     default: present
@@ -107,7 +108,8 @@ notes:
     network change therefore renames the node's C(eth<N>) links to temporary names first, removes the
     interface of a disconnected network itself, and gives the links their names back once Docker is done;
     those links go down and up, and the convergence that follows adds back the routes and IPv6 addresses the
-    kernel dropped.
+    kernel dropped. A reconnected interface gets a new MAC address from Docker; the node announces its
+    addresses on it (gratuitous ARP, unsolicited neighbour advertisements) so that its neighbours follow.
   - Placeholders are handed out in endpoint order per segment, so adding a node to a LAN may move the
     placeholders of other nodes on it; those nodes are reconnected to that segment, live. All removals and
     disconnections happen before any creation or connection.
@@ -146,7 +148,7 @@ nodes:
 actions:
   description:
     - What was done (or would be done in check mode) per node, one sentence per action, in order.
-    - Actions that concern the whole lab (its plan file, volumes, the nodes' directory) are under the key C((lab)).
+    - Actions that concern the whole lab (its files and volumes) are under the key C((lab)).
   returned: always
   type: dict
   sample:

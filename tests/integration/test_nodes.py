@@ -312,7 +312,7 @@ def test_lab_life(tmp_path, engine, labs):
     results = run_tasks(tmp_path, "down", down_tasks("down", a, state_dir))
     assert results["down check"]["actions"] == results["down"]["actions"]
     assert results["down"]["actions"] == {
-        "(lab)": ["remove %s/%s/nodes" % (state_dir, a), "remove %s/%s/plan.json" % (state_dir, a)],
+        "(lab)": ["remove %s/%s" % (state_dir, a)],
         "h1": ["remove container %s-h1" % a], "h2": ["remove container %s-h2" % a],
         "r1": ["remove container %s-r1" % a], "r2": ["remove container %s-r2" % a]}
     assert not results["down again"]["changed"]

@@ -683,13 +683,12 @@ def test_absent_removes_the_lab_only(engine, tmp_path):
     real = manager(engine)
     changed, diff = real.absent(str(state_dir), keep_volumes=False)
     assert changed and real.actions == check.actions == {
-        "(lab)": ["remove volume lab1-r1-dns-data", "remove %s/lab1/nodes" % state_dir,
-                  "remove %s/lab1/plan.json" % state_dir],
+        "(lab)": ["remove volume lab1-r1-dns-data", "remove %s/lab1" % state_dir],
         "h1": ["remove container lab1-h1"],
         "r1": ["remove container lab1-r1", "remove container lab1-r1-dns"],
         "r2": ["remove container lab1-r2"],
     }
-    assert sorted(engine.containers_) == ["lab1-x-r1"]
+    assert sorted(engine.containers_) == ["lab1-x-r1"] and not (state_dir / "lab1").exists()
     assert diff["before"]["containers"]["r1"] == ["lab1-r1", "lab1-r1-dns"]
     again = manager(engine)
     assert again.absent(str(state_dir), keep_volumes=True) == (False, {
