@@ -32,4 +32,9 @@ class FilterModule:
             "inspect_table": _wrap(inspect_table),
             "topology_dot": _wrap(_lab.topology_dot),
             "node_states": _wrap(_lab.node_states),
+            "lab_services": _wrap(_lab.lab_services),
+            "lab_images": _wrap(_lab.lab_images),
+            "service_addresses": _wrap(_lab.service_addresses),
+            "ospf_expectations": _wrap(_lab.ospf_expectations),
+            "name_lookups": _wrap(_lab.name_lookups),
         }

@@ -156,3 +156,113 @@ def node_states(containers):
         if "vnet.node" in labels and "vnet.service" not in labels:
             states[labels["vnet.node"]] = container.get("State", "unknown")
     return states
+
+
+# Service roles in the order a lab brings them up: routing first (the other services' clients
+# come from other subnets), then name service, addresses, content; the lab user's client last,
+# once the DHCP servers answer. ipsec is the vpn section's (its own step); monitor is a name.
+SERVICE_ORDER = ("ospf", "dns", "dhcp", "web", "ftp", "voip")
+# Services whose users are lab hosts: a lab that runs one gives each host a client container.
+USER_SERVICES = frozenset(("dns", "dhcp", "web", "ftp", "voip"))
+
+
+def lab_services(plan):
+    """The service containers of a lab, in the order to bring them up: ``[{node, role}]``.
+
+    Each node runs the roles of its ``services`` (``SERVICE_ORDER``). With ``routing: ospf``
+    and no node declaring ``ospf``, every router runs it. When the lab runs a service with
+    users, each host gets the ``client`` role last (its DHCP client and the user's tools).
+    """
+    nodes = plan["nodes"]
+    declared = {name: set(node.get("services") or {}) for name, node in nodes.items()}
+    if plan.get("routing") == "ospf" and not any("ospf" in s for s in declared.values()):
+        for name, node in nodes.items():
+            if node["kind"] == "router":
+                declared[name].add("ospf")
+    deployments = [{"node": name, "role": role}
+                   for role in SERVICE_ORDER for name in nodes if role in declared[name]]
+    if any(declared[name] & USER_SERVICES for name in nodes):
+        deployments += [{"node": name, "role": "client"}
+                        for name, node in nodes.items() if node["kind"] == "host"]
+    return deployments
+
+
+def lab_images(topology):
+    """The images a lab needs, by name in the images role's catalogue, in build order.
+
+    Takes the topology as written (the images are built before the plan is made) or the plan:
+    ``node``, ``strongswan`` when the lab has a vpn section, then one image per service role
+    of ``lab_services`` (each role's image has the role's name).
+    """
+    images = ["node"]
+    if topology.get("vpn"):
+        images.append("strongswan")
+    nodes = {name: dict(node or {}, kind=(node or {}).get("kind"))
+             for name, node in (topology.get("nodes") or {}).items()}
+    for deployment in lab_services({"routing": topology.get("routing"), "nodes": nodes}):
+        if deployment["role"] not in images:
+            images.append(deployment["role"])
+    return images
+
+
+def service_addresses(plan):
+    """Every service address of the lab with its DNS names, for checks from a client.
+
+    ``[{node, service, address, names: [fqdn...], ptr}]`` in node then service name order, for
+    each service that has an IPv4 address; ``ptr`` is what the address resolves back to (the
+    first name, with the root's dot), ``None`` when the service has no name.
+    """
+    domain = plan.get("domain") or "%s.test" % plan["name"]
+    entries = []
+    for node_name, node in plan["nodes"].items():
+        for service, spec in sorted((node.get("services") or {}).items()):
+            address = (spec or {}).get("ipv4")
+            if not address:
+                continue
+            names = ["%s.%s" % (name, domain) for name in spec.get("names") or []]
+            entries.append({"node": node_name, "service": service, "address": address.split("/")[0],
+                            "names": names, "ptr": names[0] + "." if names else None})
+    return entries
+
+
+def ospf_expectations(plan, routers):
+    """What each OSPF router of ``routers`` should see once OSPF has converged (IPv4).
+
+    ``{router: {neighbours, prefixes}}``: ``neighbours`` counts the other OSPF routers it shares
+    a segment with that has no host (where hellos are sent); ``prefixes`` are the IPv4 prefixes
+    of the other OSPF routers' segments and loopbacks that the router is not connected to, in
+    name order of their routers, each once.
+    """
+    nodes = plan["nodes"]
+
+    def connected(name):
+        return {iface["segment"]: iface for iface in nodes[name]["interfaces"].values() if iface.get("ipv4")}
+
+    def has_host(segment):
+        return any(nodes[endpoint.split(":")[0]]["kind"] == "host"
+                   for endpoint in plan["segments"][segment]["endpoints"])
+
+    result = {}
+    for router in routers:
+        own = connected(router)
+        own_prefixes = {plan["segments"][segment]["ipv4"] for segment in own}
+        neighbours = 0
+        prefixes = []
+        for other in routers:
+            if other == router:
+                continue
+            theirs = connected(other)
+            if any(segment in own and not has_host(segment) for segment in theirs):
+                neighbours += 1
+            loopback = (nodes[other].get("loopback") or {}).get("ipv4")
+            for prefix in [plan["segments"][segment]["ipv4"] for segment in theirs] + [loopback]:
+                if prefix and prefix not in own_prefixes and prefix not in prefixes:
+                    prefixes.append(prefix)
+        result[router] = {"neighbours": neighbours, "prefixes": prefixes}
+    return result
+
+
+def name_lookups(plan):
+    """One lookup per service name: ``[{fqdn, address, ptr}]`` (see ``service_addresses``)."""
+    return [{"fqdn": name, "address": entry["address"], "ptr": entry["ptr"]}
+            for entry in service_addresses(plan) for name in entry["names"]]

@@ -452,7 +452,23 @@ def _parse_nodes(data, present, problems):
             bad.add(name)
             continue
         nodes[name] = Node(name, kind, loopback, services)
+    _check_service_names(nodes, problems)
     return nodes, bad
+
+
+def _check_service_names(nodes, problems):
+    """A DNS name belongs to one service of the lab (default names included)."""
+    owners = {}
+    for node in nodes.values():
+        for service in node.services.values():
+            for item in service.names:
+                if not isinstance(item, str):
+                    continue
+                owner = owners.setdefault(item, (node.name, service.name))
+                if owner != (node.name, service.name):
+                    problems.add("node %s service %s: name %r is already taken by node %s service %s;"
+                                 " give one of them other names (names: [...], or [] for none)"
+                                 % (node.name, service.name, item, owner[0], owner[1]))
 
 
 def _parse_services(where, data, problems):

@@ -252,9 +252,14 @@ def _first_ipv4(node):
     return None
 
 
-def phones(plan, assignments):
-    """One test phone per extension of ``assignments`` ({number: node}), in number order."""
+def phones(plan, assignments, addresses=None):
+    """One test phone per extension of ``assignments`` ({number: node}), in number order.
+
+    ``addresses`` ({node: IPv4}) gives the address of a node the plan leaves to DHCP (its
+    lease); it wins over the plan's.
+    """
     errors = []
+    addresses = addresses or {}
     if not isinstance(assignments, dict) or not assignments:
         raise VoipError(["assignments must map each extension number to the client node of its phone"])
     result = []
@@ -270,9 +275,10 @@ def phones(plan, assignments):
         node = _node(plan, node_name, errors)
         if node is None:
             continue
-        address = _first_ipv4(node)
+        address = str(addresses[node_name]).split("/")[0] if addresses.get(node_name) else _first_ipv4(node)
         if address is None:
-            errors.append("phone %s: node %s has no IPv4 address of its own for a phone" % (number, node_name))
+            errors.append("phone %s: node %s has no IPv4 address of its own for a phone (a DHCP client's"
+                          " lease is given in addresses)" % (number, node_name))
             continue
         index = per_node[node_name] = per_node.get(node_name, 0) + 1
         rtp_low = RTP_PORT_BASE + RTP_PORTS_PER_PHONE * index

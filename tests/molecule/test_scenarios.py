@@ -14,10 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("*/molecule.yml"))
 # Scenarios held out of the suite, each with its reason (run them by hand: molecule test -s NAME).
-HELD_OUT = {
-    "voip": "held out: its idempotence step rebuilt vnet/node on a clean CI run (issue 4, under"
-            " investigation); passes alone with `molecule test -s voip`",
-}
+HELD_OUT = {}
 
 
 def _engine_answers():

@@ -111,3 +111,93 @@ def test_node_states_keeps_node_containers_only():
         {"Labels": None, "State": "running"},
     ]
     assert _lab.node_states(containers) == {"r1": "running"}
+
+
+def _service_plan(routing="none", **services):
+    nodes = {
+        "r1": {"kind": "router", "services": services.get("r1", {})},
+        "r2": {"kind": "router", "services": services.get("r2", {})},
+        "h10": {"kind": "host", "services": {}},
+        "h2": {"kind": "host", "services": {}},
+    }
+    return {"name": "t", "routing": routing, "nodes": nodes}
+
+
+def test_lab_services_in_bring_up_order_with_clients_last():
+    plan = _service_plan(r1={"web": {}, "dns": {}, "dhcp": {}, "ospf": {}}, r2={"dhcp": {}, "ospf": {}})
+    assert _lab.lab_services(plan) == [
+        {"node": "r1", "role": "ospf"}, {"node": "r2", "role": "ospf"},
+        {"node": "r1", "role": "dns"}, {"node": "r1", "role": "dhcp"}, {"node": "r2", "role": "dhcp"},
+        {"node": "r1", "role": "web"},
+        {"node": "h10", "role": "client"}, {"node": "h2", "role": "client"},
+    ]
+
+
+def test_lab_services_ospf_routing_without_declared_ospf_runs_it_on_every_router():
+    assert _lab.lab_services(_service_plan("ospf")) == [
+        {"node": "r1", "role": "ospf"}, {"node": "r2", "role": "ospf"}]
+
+
+def test_lab_services_declared_ospf_limits_it_to_those_routers():
+    assert _lab.lab_services(_service_plan("ospf", r2={"ospf": {}})) == [{"node": "r2", "role": "ospf"}]
+
+
+@pytest.mark.parametrize("routing", ["none", "static"])
+def test_lab_services_without_services_is_empty(routing):
+    assert _lab.lab_services(_service_plan(routing)) == []
+
+
+def test_lab_services_ipsec_and_monitor_run_no_role_and_give_no_clients():
+    assert _lab.lab_services(_service_plan(r1={"ipsec": {}, "monitor": {}})) == []
+
+
+def test_lab_images_from_a_written_topology():
+    topology = {"name": "t", "routing": "ospf", "vpn": {"t": {"peers": ["r1", "r2"]}},
+                "nodes": {"r1": {"kind": "router", "services": {"web": None, "dns": {}}},
+                          "r2": {"kind": "router"}, "h1": {"kind": "host"}}}
+    assert _lab.lab_images(topology) == ["node", "strongswan", "ospf", "dns", "web", "client"]
+
+
+def test_lab_images_of_a_bare_lab_is_the_node_image():
+    assert _lab.lab_images({"name": "t", "nodes": {"h1": {"kind": "host"}}}) == ["node"]
+
+
+def test_service_addresses_with_their_names_and_reverse():
+    plan = {"name": "t", "domain": "lab.test", "nodes": {
+        "r1": {"kind": "router", "services": {
+            "web": {"ipv4": "192.168.0.5/24", "names": ["www", "web1"]},
+            "dns": {"ipv4": "192.168.0.2/24", "names": ["ns1"]},
+            "ospf": {"ipv4": None, "names": []},
+            "ipsec": {"ipv4": "192.168.0.9/24", "names": []}}}}}
+    assert _lab.service_addresses(plan) == [
+        {"node": "r1", "service": "dns", "address": "192.168.0.2", "names": ["ns1.lab.test"], "ptr": "ns1.lab.test."},
+        {"node": "r1", "service": "ipsec", "address": "192.168.0.9", "names": [], "ptr": None},
+        {"node": "r1", "service": "web", "address": "192.168.0.5", "names": ["www.lab.test", "web1.lab.test"],
+         "ptr": "www.lab.test."},
+    ]
+
+
+def test_ospf_expectations_of_two_boards():
+    plan = {"nodes": {
+        "r1": {"kind": "router", "loopback": {"ipv4": "10.0.0.1/32"}, "interfaces": {
+            "eth1": {"segment": "lan1", "ipv4": "192.168.1.1/24"},
+            "eth3": {"segment": "core", "ipv4": "10.0.1.1/30"}}},
+        "r2": {"kind": "router", "loopback": {"ipv4": "10.0.0.2/32"}, "interfaces": {
+            "eth1": {"segment": "lan2", "ipv4": "192.168.5.1/24"},
+            "eth3": {"segment": "core", "ipv4": "10.0.1.2/30"}}},
+        "h1": {"kind": "host", "interfaces": {"eth0": {"segment": "lan2", "ipv4": None, "dhcp": True}}}},
+        "segments": {"lan1": {"ipv4": "192.168.1.0/24", "endpoints": ["r1:eth1"]},
+                     "lan2": {"ipv4": "192.168.5.0/24", "endpoints": ["r2:eth1", "h1:eth0"]},
+                     "core": {"ipv4": "10.0.1.0/30", "endpoints": ["r1:eth3", "r2:eth3"]}}}
+    assert _lab.ospf_expectations(plan, ["r1", "r2"]) == {
+        "r1": {"neighbours": 1, "prefixes": ["192.168.5.0/24", "10.0.0.2/32"]},
+        "r2": {"neighbours": 1, "prefixes": ["192.168.1.0/24", "10.0.0.1/32"]},
+    }
+
+
+def test_name_lookups_one_per_name():
+    plan = {"name": "t", "nodes": {"r1": {"kind": "router", "services": {
+        "web": {"ipv4": "192.168.0.5/24", "names": ["www", "web1"]}}}}}
+    assert _lab.name_lookups(plan) == [
+        {"fqdn": "www.t.test", "address": "192.168.0.5", "ptr": "www.t.test."},
+        {"fqdn": "web1.t.test", "address": "192.168.0.5", "ptr": "www.t.test."}]

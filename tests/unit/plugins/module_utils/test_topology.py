@@ -163,6 +163,21 @@ def test_services():
     assert services["ftp"].names == ["files"]
 
 
+def test_service_names_are_claimed_once_in_the_lab():
+    data = with_changes(nodes={
+        "r1": {"kind": "router", "services": {"dhcp": {}, "web": {"vhosts": ["web1"]}}},
+        "r2": {"kind": "router", "services": {"dhcp": {}, "ftp": {"names": ["web1"]}}},
+        "h1": {"kind": "host"}})
+    _, lines = parsed(data)
+    assert lines == [
+        "node r2 service dhcp: name 'dhcp' is already taken by node r1 service dhcp;"
+        " give one of them other names (names: [...], or [] for none)",
+        "node r2 service ftp: name 'web1' is already taken by node r1 service web;"
+        " give one of them other names (names: [...], or [] for none)"]
+    data["nodes"]["r2"]["services"] = {"dhcp": {"names": []}, "ftp": {}}
+    assert parsed(data)[1] == []
+
+
 # --- what does not, with the exact words -------------------------------------------------------
 
 BAD = [

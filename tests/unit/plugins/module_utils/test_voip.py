@@ -211,9 +211,9 @@ def test_phones_get_their_node_address_and_ports_of_their_own():
 @pytest.mark.parametrize("assignments, expected", [
     ({}, ["assignments must map each extension number to the client node of its phone"]),
     ({2001: "pc9"}, ["node pc9 is not in the plan (nodes: pbx, pc1, pc2, pc3)"]),
-    ({2001: "pc3"}, ["phone 2001: node pc3 has no IPv4 address of its own for a phone"]),
+    ({2001: "pc3"}, ["phone 2001: node pc3 has no IPv4 address of its own for a phone (a DHCP client's lease is given in addresses)"]),
     ({"x1": "pc1", 2001: "pc3"}, ["phone 'x1': the extension number must be digits (1 to 32)",
-                                  "phone 2001: node pc3 has no IPv4 address of its own for a phone"]),
+                                  "phone 2001: node pc3 has no IPv4 address of its own for a phone (a DHCP client's lease is given in addresses)"]),
 ])
 def test_phones_errors(assignments, expected):
     with pytest.raises(_voip.VoipError) as info:
@@ -315,3 +315,12 @@ ANCHORED = [stream("172.16.0.2", "172.16.0.1"), stream("172.16.0.1", "172.16.0.2
 ])
 def test_media_problems(streams, expected):
     assert _voip.media_problems(streams, SERVER, ["172.16.0.2", "172.16.1.2"]) == expected
+
+
+def test_phones_take_a_dhcp_clients_lease_from_addresses():
+    plan = {"nodes": {"pc1": {"kind": "host", "interfaces": {"eth0": {"ipv4": None, "dhcp": True}}}}}
+    with pytest.raises(_voip.VoipError, match="pc1 has no IPv4 address"):
+        _voip.phones(plan, {2001: "pc1"})
+    phones = _voip.phones(plan, {2001: "pc1", 2003: "pc1"}, {"pc1": "192.168.5.10/24"})
+    assert [(p["number"], p["address"], p["sip_port"]) for p in phones] == [
+        ("2001", "192.168.5.10", 5070), ("2003", "192.168.5.10", 5080)]
