@@ -25,7 +25,7 @@ addresses, ospf6d. Rules:
   ``profile: default`` keeps FRR's timers (hello 10 s, dead 40 s, LSA throttle 5 s).
 * The plan's ``routing`` is not looked at and its ``routes`` are not repeated: the node installs
   static routes itself, and a kernel route wins over OSPF's for the same prefix in zebra. A lab
-  that runs OSPF says ``routing: none``.
+  that runs OSPF says ``routing: ospf`` (or ``none``): no static routes.
 
 Lines are written as FRR 8 prints them in ``show running-config`` (area in dotted form), so that
 ``frr-reload.py`` finds nothing to change in a configuration it has loaded; interfaces come in
