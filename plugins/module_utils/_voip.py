@@ -275,7 +275,7 @@ def phones(plan, assignments, addresses=None):
         node = _node(plan, node_name, errors)
         if node is None:
             continue
-        address = str(addresses[node_name]).split("/")[0] if addresses.get(node_name) else _first_ipv4(node)
+        address = str(addresses[node_name]).split("/", maxsplit=1)[0] if addresses.get(node_name) else _first_ipv4(node)
         if address is None:
             errors.append("phone %s: node %s has no IPv4 address of its own for a phone (a DHCP client's"
                           " lease is given in addresses)" % (number, node_name))

@@ -168,7 +168,7 @@ def test_service_names_are_claimed_once_in_the_lab():
         "r1": {"kind": "router", "services": {"dhcp": {}, "web": {"vhosts": ["web1"]}}},
         "r2": {"kind": "router", "services": {"dhcp": {}, "ftp": {"names": ["web1"]}}},
         "h1": {"kind": "host"}})
-    _, lines = parsed(data)
+    lines = parsed(data)[1]
     assert lines == [
         "node r2 service dhcp: name 'dhcp' is already taken by node r1 service dhcp;"
         " give one of them other names (names: [...], or [] for none)",
