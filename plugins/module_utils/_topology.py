@@ -457,8 +457,8 @@ def _parse_nodes(data, present, problems):
 
 
 def _check_service_names(nodes, problems):
-    """A DNS name belongs to one service of the lab (default names included)."""
-    owners = {}
+    """A DNS name belongs to one node or one service of the lab (default names included)."""
+    owners = {name: (name, None) for name in nodes}
     for node in nodes.values():
         for service in node.services.values():
             for item in service.names:
@@ -466,9 +466,10 @@ def _check_service_names(nodes, problems):
                     continue
                 owner = owners.setdefault(item, (node.name, service.name))
                 if owner != (node.name, service.name):
-                    problems.add("node %s service %s: name %r is already taken by node %s service %s;"
+                    taker = "node %s service %s" % owner if owner[1] else "node %s itself" % owner[0]
+                    problems.add("node %s service %s: name %r is already taken by %s;"
                                  " give one of them other names (names: [...], or [] for none)"
-                                 % (node.name, service.name, item, owner[0], owner[1]))
+                                 % (node.name, service.name, item, taker))
 
 
 def _parse_services(where, data, problems):

@@ -176,6 +176,10 @@ def test_service_names_are_claimed_once_in_the_lab():
         " give one of them other names (names: [...], or [] for none)"]
     data["nodes"]["r2"]["services"] = {"dhcp": {"names": []}, "ftp": {}}
     assert parsed(data)[1] == []
+    data["nodes"]["r2"]["services"] = {"dhcp": {"names": []}, "ftp": {"names": ["h1"]}}
+    assert parsed(data)[1] == [
+        "node r2 service ftp: name 'h1' is already taken by node h1 itself;"
+        " give one of them other names (names: [...], or [] for none)"]
 
 
 # --- what does not, with the exact words -------------------------------------------------------
