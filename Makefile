@@ -57,8 +57,10 @@ engine:
 base-image: engine
 	scripts/base-image.sh
 
-bench: venv
+## Benchmarks: the planner at scale, then the reference lab from nothing to verified (bench/lab).
+bench: venv engine base-image
 	bench/plan_scale
+	bench/lab
 
 clean:
 	rm -rf $(VENV) .collections .pytest_cache tests/output
