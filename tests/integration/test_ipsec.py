@@ -114,8 +114,10 @@ def swanctl(node, *args, check=True):
     return docker("exec", ipsec_name(node), "swanctl", *args, check=check)
 
 
-def remove_by_label(label, graceful=True):
-    ids = docker("ps", "-aq", "--filter", "label=" + label).stdout.split()
+def remove_by_label(*labels, graceful=True):
+    """Remove the containers that carry every one of labels (never another lab's)."""
+    filters = [arg for label in labels for arg in ("--filter", "label=" + label)]
+    ids = docker("ps", "-aq", *filters).stdout.split()
     if ids:
         if graceful:
             # charon removes its routing rule and TUN device when it stops, not when killed.
@@ -272,7 +274,7 @@ def run_role(lab, vpn, psk=None, state="present"):
 def clean(lab):
     """Each case starts without strongSwan containers or configuration of an earlier one."""
     yield
-    remove_by_label("vnet.service=ipsec")
+    remove_by_label("vnet.lab=" + LAB, "vnet.service=ipsec")
     shutil.rmtree(lab["work"] / "config", ignore_errors=True)
 
 
