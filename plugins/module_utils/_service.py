@@ -1,0 +1,518 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the vnet.lab collection: no compatibility promise outside it.
+"""One network service on a Docker engine, converged in one call (private to vnet.lab).
+
+A service is a directory of files on the Docker host and the containers that mount it; every
+service role of the collection hands its whole wanted state to one call of ``Service.present``:
+
+``files``
+    The complete content of the service's directory ``config_dir``, rendered on the controller:
+    ``{path, content, mode, secret}`` with ``path`` relative to the directory (a secret's content is
+    never shown in a diff). A file whose content
+    and mode are as wanted is not touched; others are replaced atomically; files of the directory
+    that are not listed are removed, except under the relative paths of ``keep``.
+``serial``
+    A file may carry the token ``@SERIAL@`` (a zone's SOA serial): the module replaces it with a
+    number that stays while the rest of the file is unchanged and increases when it changes
+    (``max(previous + 1, YYYYMMDD00)`` of today, UTC); the numbers are kept in
+    ``.vnet-serials.json`` of the directory.
+``validate``
+    When any file changes, the whole new directory is staged and checked by the daemon's own tool in
+    a throwaway container (``argv`` in ``image``, the staged directory or its sub-directories
+    mounted read-only where ``mounts`` says) before anything is written: a file the daemon would
+    refuse never reaches the disk, and the running daemon keeps what it has.
+``volumes``
+    Named volumes (data that outlives containers: leases, homes, logs), created when missing.
+``containers``
+    Each container's wanted configuration is hashed into its ``vnet.config`` label: a container
+    whose image or hash differs is re-created, a missing one created, a stopped one started.
+    A running container that mounts a changed file (a bind mount whose source holds it) is
+    reloaded with its ``reload`` command, or restarted when it has none or a changed file is in its
+    ``restart_on``. A container that shares the namespace of another (``network_mode:
+    container:<name>``) but not its *current* namespace (Docker keeps the old one when that
+    container restarted) is restarted. With ``together``, the containers are one unit: when one is
+    created, re-created, started or restarted, the others are restarted too, in list order. After
+    its action a container is waited for (``wait_path`` in its file system, or ``wait_command``
+    until it succeeds) before the next one.
+``remove``
+    Labels: containers carrying all of them that are not listed in ``containers`` are removed
+    (their volumes stay).
+
+Every check (images present, names, paths) is made before the first change; the first change is
+made only once the validation passed. In check mode the same decisions are recorded as actions and
+nothing is changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+
+try:
+    from docker.errors import APIError, ImageNotFound, NotFound
+except ImportError:
+    class APIError(Exception):
+        """Stands in for docker.errors.APIError; the module fails first without the docker SDK."""
+
+    class NotFound(APIError):
+        """Stands in for docker.errors.NotFound."""
+
+    class ImageNotFound(NotFound):
+        """Stands in for docker.errors.ImageNotFound."""
+
+LABEL_CONFIG = "vnet.config"
+# Part of the hash: a change of what the hash covers re-creates every service container once.
+HASH_FORMAT = 1
+SECRET_TEXT = "(secret: not shown)\n"
+SERIAL_TOKEN = "@SERIAL@"
+SERIALS_FILE = ".vnet-serials.json"
+MAX_SERIAL = 2 ** 32 - 1
+
+
+class ServiceError(Exception):
+    """Why the service cannot be converged; one reason per line."""
+
+    def __init__(self, errors):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions
+
+def _mode(value, default):
+    if value is None or value == "":
+        return default
+    return int(str(value), 8) if not isinstance(value, int) else value
+
+
+def normalise_files(files):
+    """``files`` as ``{relative path: (content, mode, secret)}``; problems raised together."""
+    result, errors = {}, []
+    for entry in files:
+        path = os.path.normpath(entry["path"])
+        if os.path.isabs(path) or path == "." or path.startswith(".."):
+            errors.append("file %r is not a relative path inside the service's directory" % entry["path"])
+            continue
+        if path in result:
+            errors.append("file %s is given twice" % path)
+            continue
+        secret = bool(entry.get("secret"))
+        try:
+            mode = _mode(entry.get("mode"), 0o600 if secret else 0o644)
+        except ValueError:
+            errors.append("file %s: mode %r is not octal" % (path, entry.get("mode")))
+            continue
+        result[path] = (entry.get("content") or "", mode, secret)
+    if errors:
+        raise ServiceError(errors)
+    return result
+
+
+def apply_serials(files, previous, today):
+    """Replace SERIAL_TOKEN in ``files``; return the files and the serials to keep.
+
+    ``previous``: ``{path: {serial, hash}}`` as kept before; ``today``: ``YYYYMMDD`` as an int.
+    """
+    serials, result = {}, {}
+    for path, (content, mode, secret) in files.items():
+        if SERIAL_TOKEN in content:
+            digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+            before = previous.get(path) or {}
+            if before.get("hash") == digest:
+                serial = before["serial"]
+            else:
+                serial = max(int(before.get("serial") or 0) + 1, today * 100)
+            if serial > MAX_SERIAL:
+                raise ServiceError("file %s: serial %d does not fit in 32 bits" % (path, serial))
+            serials[path] = {"serial": serial, "hash": digest}
+            content = content.replace(SERIAL_TOKEN, str(serial))
+        result[path] = (content, mode, secret)
+    return result, serials
+
+
+def wanted_container(spec):
+    """The part of a container's spec that its hash covers (everything that needs a re-creation)."""
+    keys = ("image", "command", "entrypoint", "env", "network_mode", "capabilities", "devices",
+            "volumes", "tmpfs", "labels", "restart_policy", "init", "user", "log_options")
+    wanted = {key: spec.get(key) for key in keys}
+    wanted["capabilities"] = sorted({str(c).upper().replace("CAP_", "", 1) for c in spec.get("capabilities") or []})
+    return wanted
+
+
+def config_hash(spec):
+    text = json.dumps([HASH_FORMAT, wanted_container(spec)], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def bind_sources(spec):
+    """Host paths bind-mounted into the container (absolute sources of ``volumes``)."""
+    return [volume.split(":", 1)[0] for volume in spec.get("volumes") or [] if volume.startswith("/")]
+
+
+def mounts_changed(spec, config_dir, changed_paths):
+    """Changed files (relative to ``config_dir``) that the container sees through its binds."""
+    seen = []
+    for source in bind_sources(spec):
+        source = os.path.normpath(source)
+        for path in changed_paths:
+            full = os.path.join(config_dir, path)
+            if (full == source or full.startswith(source.rstrip("/") + "/")) and path not in seen:
+                seen.append(path)
+    return seen
+
+
+def decide(attrs, spec, image_id):
+    """What to do with one container: create, recreate, start or keep (and why)."""
+    if attrs is None:
+        return "create", None
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    if attrs.get("Image") != image_id:
+        return "recreate", "image changed"
+    if labels.get(LABEL_CONFIG) != config_hash(spec):
+        return "recreate", "configuration changed"
+    state = attrs.get("State") or {}
+    if state.get("Paused"):
+        return "unpause", None
+    if not state.get("Running"):
+        return "start", None
+    return "keep", None
+
+
+def file_diff(path, before, after):
+    return {"before_header": path, "after_header": path, "before": before, "after": after}
+
+
+# ---------------------------------------------------------------------------------------------
+# Side effects
+
+def read_file(path):
+    """``(content, mode)`` of a file, or ``(None, None)``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(), stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+    except (OSError, UnicodeDecodeError):
+        return None, None
+
+
+def write_atomically(path, text, mode):
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            os.fchmod(stream.fileno(), mode)
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def listed_files(config_dir, keep=()):
+    """Files under ``config_dir`` (relative paths), those under ``keep`` excepted."""
+    keep = [os.path.normpath(k) for k in keep]
+    found = []
+    for root, dirs, names in os.walk(config_dir):
+        relative_root = os.path.relpath(root, config_dir)
+        dirs[:] = [d for d in dirs if os.path.normpath(os.path.join(relative_root, d)) not in keep]
+        for name in names:
+            path = os.path.normpath(os.path.join(relative_root, name))
+            if path not in keep:
+                found.append(path)
+    return sorted(found)
+
+
+class Service:
+    """Brings one service (files, volumes, containers) to the wanted state; records its actions."""
+
+    POLL = 0.05
+
+    def __init__(self, client, name, check_mode=False, proc="/proc", clock=time.monotonic, sleep=time.sleep):
+        self.client = client
+        self.name = name
+        self.check_mode = check_mode
+        self.proc = proc
+        self.clock = clock
+        self.sleep = sleep
+        self.actions = []
+        self.diff = []
+        self.prepared = []
+
+    def _act(self, text):
+        self.actions.append(text)
+
+    # -- reading
+    def _inspect(self, name):
+        try:
+            return self.client.api.inspect_container(name)
+        except NotFound:
+            return None
+
+    def _image_ids(self, images):
+        ids, missing = {}, []
+        for image in images:
+            try:
+                ids[image] = self.client.api.inspect_image(image)["Id"]
+            except (ImageNotFound, NotFound):
+                missing.append(image)
+        if missing:
+            raise ServiceError("%s: no image %s on the engine; build it with the vnet.lab.images role"
+                               % (self.name, ", ".join(missing)))
+        return ids
+
+    def _file_changes(self, config_dir, files, keep):
+        """Files to write ``{path: (content, mode, secret)}`` and files to remove."""
+        write = {}
+        for path, (content, mode, secret) in files.items():
+            current, current_mode = read_file(os.path.join(config_dir, path))
+            if current != content or current_mode != mode:
+                write[path] = (content, mode, secret)
+                shown = (lambda text: SECRET_TEXT if secret and text is not None else text or "")
+                self.diff.append(file_diff(os.path.join(config_dir, path), shown(current), shown(content)))
+        remove = [p for p in listed_files(config_dir, keep) if p not in files] if os.path.isdir(config_dir) else []
+        for path in remove:
+            self.diff.append(file_diff(os.path.join(config_dir, path), "(file)\n", ""))
+        return write, remove
+
+    # -- validation
+    def _validate(self, config_dir, files, validate):
+        """Stage the new directory, run the check in a throwaway container, fail on refusal."""
+        parent = os.path.dirname(config_dir.rstrip("/")) or "/"
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".vnet-validate-", dir=parent)
+        try:
+            for path, (content, mode, _secret) in files.items():
+                write_atomically(os.path.join(staging, path), content, mode)
+            volumes = {}
+            for relative, target in (validate.get("mounts") or {".": "/etc/vnet"}).items():
+                source = os.path.normpath(os.path.join(staging, relative))
+                os.makedirs(source, exist_ok=True)
+                volumes[source] = {"bind": target, "mode": "ro"}
+            argv = list(validate["argv"])
+            container = self.client.containers.create(
+                validate["image"], command=argv, entrypoint=validate.get("entrypoint") or None, volumes=volumes,
+                network_mode=validate.get("network_mode") or "none", cap_drop=["ALL"],
+                cap_add=validate.get("capabilities") or None, labels={"vnet.validate": self.name})
+            try:
+                container.start()
+                status = container.wait(timeout=validate.get("timeout") or 60)
+                output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace").strip()
+            finally:
+                container.remove(force=True)
+            if status.get("StatusCode") != 0:
+                raise ServiceError("%s: the new configuration was refused by %s (nothing was written):\n%s"
+                                   % (self.name, " ".join(argv), output or "(no output)"))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # -- containers
+    def _create(self, spec, image_id):
+        api = self.client.api
+        labels = dict(spec.get("labels") or {})
+        labels[LABEL_CONFIG] = config_hash(spec)
+        log_config = None
+        if spec.get("log_options"):
+            log_config = {"Type": "json-file", "Config": {k: str(v) for k, v in spec["log_options"].items()}}
+        host_config = api.create_host_config(
+            init=spec.get("init", True), cap_drop=["ALL"], cap_add=wanted_container(spec)["capabilities"] or None,
+            network_mode=spec.get("network_mode"), binds=list(spec.get("volumes") or []),
+            devices=list(spec.get("devices") or []) or None,
+            tmpfs={path: "" for path in spec.get("tmpfs") or []} or None,
+            restart_policy={"Name": spec.get("restart_policy") or "unless-stopped"}
+            if (spec.get("restart_policy") or "unless-stopped") != "no" else None,
+            log_config=log_config)
+        created = api.create_container(
+            image_id, name=spec["name"], command=spec.get("command"), entrypoint=spec.get("entrypoint"),
+            environment={k: str(v) for k, v in (spec.get("env") or {}).items()} or None,
+            labels=labels, user=spec.get("user"), host_config=host_config)
+        api.start(created["Id"])
+
+    def _namespace_stale(self, attrs):
+        """Whether a running container joined another's network namespace that is no longer it."""
+        mode = (attrs.get("HostConfig") or {}).get("NetworkMode") or ""
+        if not mode.startswith("container:") or not attrs["State"].get("Running"):
+            return False
+        owner = self._inspect(mode.split(":", 1)[1])
+        if owner is None or not owner["State"].get("Running"):
+            return False
+        try:
+            mine = os.readlink(os.path.join(self.proc, str(attrs["State"]["Pid"]), "ns", "net"))
+            theirs = os.readlink(os.path.join(self.proc, str(owner["State"]["Pid"]), "ns", "net"))
+        except OSError:
+            return False
+        return mine != theirs
+
+    def _wait(self, spec, timeout):
+        deadline = self.clock() + timeout
+        name = spec["name"]
+        while True:
+            attrs = self._inspect(name)
+            state = (attrs or {}).get("State") or {}
+            if state.get("Running"):
+                if spec.get("wait_path"):
+                    path = os.path.join(self.proc, str(state["Pid"]), "root", spec["wait_path"].lstrip("/"))
+                    if os.path.exists(path):
+                        return
+                elif spec.get("wait_command"):
+                    result = self.client.api.exec_create(name, spec["wait_command"])
+                    self.client.api.exec_start(result["Id"])
+                    if self.client.api.exec_inspect(result["Id"]).get("ExitCode") == 0:
+                        return
+                else:
+                    return
+            if self.clock() > deadline:
+                logs = self.client.api.logs(name, tail=20).decode("utf-8", "replace").strip() if attrs else ""
+                raise ServiceError("%s: container %s not ready after %ss (%s)%s" % (
+                    self.name, name, timeout,
+                    spec.get("wait_path") or " ".join(spec.get("wait_command") or []) or "running",
+                    ("; its last lines:\n" + logs) if logs else ""))
+            self.sleep(self.POLL if spec.get("wait_path") else 0.25)
+
+    def _exec(self, name, argv):
+        api = self.client.api
+        created = api.exec_create(name, argv)
+        output = api.exec_start(created["Id"]).decode("utf-8", "replace").strip()
+        code = api.exec_inspect(created["Id"]).get("ExitCode")
+        if code != 0:
+            raise ServiceError("%s: %s in %s failed (exit %s):\n%s" % (self.name, " ".join(argv), name, code, output))
+
+    def _plan_containers(self, containers, config_dir, changed, image_ids, together):
+        """Per container: (spec, attrs, action, why), before anything changes."""
+        plans = []
+        for spec in containers:
+            attrs = self._inspect(spec["name"])
+            action, why = decide(attrs, spec, image_ids[spec["image"]])
+            if action == "keep":
+                seen = mounts_changed(spec, config_dir, changed)
+                restart_on = [os.path.normpath(p) for p in spec.get("restart_on") or []]
+                if seen and (not spec.get("reload") or any(p in restart_on for p in seen)):
+                    action, why = "restart", "%s changed" % ", ".join(seen)
+                elif seen:
+                    action, why = "reload", "%s changed" % ", ".join(seen)
+                elif self._namespace_stale(attrs):
+                    action, why = "restart", "its network namespace is gone"
+            plans.append([spec, attrs, action, why])
+        if together and any(p[2] not in ("keep", "reload") for p in plans):
+            for plan in plans:
+                if plan[2] in ("keep", "reload"):
+                    plan[2], plan[3] = "restart", "restarted with the others"
+        return plans
+
+    def present(self, config_dir, files, keep=(), validate=None, volumes=(), containers=(),
+                remove=None, together=False, wait_timeout=30):
+        files = normalise_files(files)
+        names = [spec["name"] for spec in containers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ServiceError("%s: container %s given twice" % (self.name, ", ".join(duplicates)))
+        images = sorted({spec["image"] for spec in containers} | ({validate["image"]} if validate else set()))
+        image_ids = self._image_ids(images)
+
+        if config_dir:
+            previous, _mode_unused = read_file(os.path.join(config_dir, SERIALS_FILE))
+            files, serials = apply_serials(files, json.loads(previous or "{}"),
+                                           int(time.strftime("%Y%m%d", time.gmtime())))
+            if serials:
+                files[SERIALS_FILE] = (json.dumps(serials, sort_keys=True, indent=1) + "\n", 0o644, False)
+        write, delete = self._file_changes(config_dir, files, keep) if config_dir else ({}, [])
+        changed_paths = list(write) + delete
+        plans = self._plan_containers(containers, config_dir, changed_paths, image_ids, together)
+        stale = []
+        if remove:
+            filters = {"label": ["%s=%s" % item for item in sorted(remove.items())]}
+            stale = sorted(c["Names"][0].lstrip("/") for c in self.client.api.containers(all=True, filters=filters)
+                           if c["Names"][0].lstrip("/") not in names)
+        existing_volumes = {v["Name"] for v in self.client.api.volumes().get("Volumes") or []} if volumes else set()
+
+        if write and validate and not self.check_mode:
+            self._validate(config_dir, files, validate)
+
+        # Changes, in order: files, volumes, containers (each waited for), stale containers.
+        for path in sorted(write):
+            content, mode, _secret = write[path]
+            self._act("write %s" % os.path.join(config_dir, path))
+            if not self.check_mode:
+                write_atomically(os.path.join(config_dir, path), content, mode)
+        for path in delete:
+            self._act("remove %s" % os.path.join(config_dir, path))
+            if not self.check_mode:
+                os.unlink(os.path.join(config_dir, path))
+        if config_dir and not self.check_mode and not os.path.isdir(config_dir):
+            os.makedirs(config_dir, mode=0o755)
+        for volume in volumes:
+            if volume["name"] not in existing_volumes:
+                self._act("create volume %s" % volume["name"])
+                if not self.check_mode:
+                    self.client.api.create_volume(volume["name"], labels=volume.get("labels") or None)
+
+        result = {}
+        for spec, attrs, action, why in plans:
+            name = spec["name"]
+            if action != "keep":
+                self._act("%s container %s%s" % (action, name, " (%s)" % why if why else ""))
+                labels = ((attrs or {}).get("Config") or {}).get("Labels") or {}
+                self.diff.append(file_diff(
+                    "container " + name,
+                    "%s=%s\n" % (LABEL_CONFIG, labels.get(LABEL_CONFIG)) if attrs else "(absent)\n",
+                    "%s=%s (%s)\n" % (LABEL_CONFIG, config_hash(spec), action)))
+            if not self.check_mode:
+                api = self.client.api
+                if action == "recreate":
+                    api.remove_container(name, force=True)
+                if action in ("create", "recreate"):
+                    self._create(spec, image_ids[spec["image"]])
+                elif action == "start":
+                    api.start(name)
+                elif action == "unpause":
+                    api.unpause(name)
+                elif action == "restart":
+                    api.restart(name, timeout=spec.get("stop_timeout", 10))
+                elif action == "reload":
+                    self._exec(name, spec["reload"])
+                if action not in ("keep", "reload"):
+                    self._wait(spec, spec.get("wait_timeout") or wait_timeout)
+                attrs = self._inspect(name)
+            result[name] = {"action": action,
+                            "pid": (attrs or {}).get("State", {}).get("Pid") or None,
+                            "id": (attrs or {}).get("Id")}
+        for name in stale:
+            self._act("remove container %s (no longer wanted)" % name)
+            if not self.check_mode:
+                try:
+                    self.client.api.remove_container(name, force=True)
+                except NotFound:
+                    pass
+        return bool(self.actions), result
+
+    def absent(self, config_dir=None, containers=(), remove=None, volumes=()):
+        names = list(containers)
+        if remove:
+            filters = {"label": ["%s=%s" % item for item in sorted(remove.items())]}
+            names += [c["Names"][0].lstrip("/") for c in self.client.api.containers(all=True, filters=filters)]
+        for name in sorted(set(names)):
+            if self._inspect(name) is None:
+                continue
+            self._act("remove container %s" % name)
+            if not self.check_mode:
+                try:
+                    self.client.api.remove_container(name, force=True)
+                except NotFound:
+                    pass
+        existing = {v["Name"] for v in self.client.api.volumes().get("Volumes") or []} if volumes else set()
+        for volume in volumes:
+            if volume in existing:
+                self._act("remove volume %s" % volume)
+                if not self.check_mode:
+                    self.client.api.remove_volume(volume, force=True)
+        if config_dir and os.path.isdir(config_dir):
+            self._act("remove %s" % config_dir)
+            if not self.check_mode:
+                shutil.rmtree(config_dir)
+        return bool(self.actions)
