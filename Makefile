@@ -37,7 +37,7 @@ sanity: venv
 pytest: venv engine base-image
 	$(BIN)/pytest tests
 
-venv: $(STAMP) .collections/ansible_collections/vnet/lab
+venv: $(STAMP) .collections/ansible_collections/vnet/lab .collections/mitogen
 
 $(STAMP): requirements.txt
 	scripts/host-deps.sh
@@ -50,6 +50,11 @@ $(STAMP): requirements.txt
 .collections/ansible_collections/vnet/lab:
 	mkdir -p $(@D)
 	ln -sfn ../../.. $@
+
+# ansible.cfg's strategy_plugins finds Mitogen's strategies (mitogen_linear) through this link.
+.collections/mitogen: $(STAMP)
+	mkdir -p $(@D)
+	ln -sfn "$$($(BIN)/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')/plugins/strategy" $@
 
 engine:
 	scripts/ensure-docker.sh

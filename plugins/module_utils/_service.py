@@ -10,7 +10,8 @@ service role of the collection hands its whole wanted state to one call of ``Ser
     ``{path, content, mode, secret}`` with ``path`` relative to the directory (a secret's content is
     never shown in a diff). A file whose content
     and mode are as wanted is not touched; others are replaced atomically; files of the directory
-    that are not listed are removed, except under the relative paths of ``keep``.
+    that are not listed are removed, except under the relative paths of ``keep``; a directory that
+    this removal leaves empty is removed too (a site or interface no longer served leaves nothing).
 ``serial``
     A file may carry the token ``@SERIAL@`` (a zone's SOA serial): the module replaces it with a
     number that stays while the rest of the file is unchanged and increases when it changes
@@ -33,10 +34,15 @@ service role of the collection hands its whole wanted state to one call of ``Ser
     container restarted) is restarted. With ``together``, the containers are one unit: when one is
     created, re-created, started or restarted, the others are restarted too, in list order. After
     its action a container is waited for (``wait_path`` in its file system, or ``wait_command``
-    until it succeeds) before the next one.
+    until it succeeds) before the next one; with ``wait_always`` also when it was kept, so that
+    every run checks its readiness (a DHCP client's leases).
 ``remove``
     Labels: containers carrying all of them that are not listed in ``containers`` are removed
     (their volumes stay).
+``stop_timeout``
+    With ``absent``: each container is first stopped (its stop signal, killed after these seconds)
+    before it is removed, for a daemon that undoes what it set up as it ends (zebra withdraws its
+    routes from a shared namespace); without it a container is killed and removed at once.
 
 Every check (images present, names, paths) is made before the first change; the first change is
 made only once the validation passed. In check mode the same decisions are recorded as actions and
@@ -52,6 +58,7 @@ import shutil
 import stat
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     from docker.errors import APIError, ImageNotFound, NotFound
@@ -229,6 +236,32 @@ def listed_files(config_dir, keep=()):
     return sorted(found)
 
 
+def emptied_dirs(config_dir, removed, wanted=()):
+    """Directories (relative, deepest first) that hold nothing once the files ``removed`` are gone.
+
+    Only directories above a removed file are candidates; one that holds anything else (a file of
+    ``wanted``, a kept file, a link, a directory not emptied too) stays.
+    """
+    removed = set(removed)
+    candidates = set()
+    for path in removed:
+        parent = os.path.dirname(path)
+        while parent:
+            candidates.add(parent)
+            parent = os.path.dirname(parent)
+    emptied = []
+    for directory in sorted(candidates, key=lambda d: (-d.count(os.sep), d)):
+        if any(p.startswith(directory + os.sep) for p in wanted):
+            continue
+        try:
+            entries = os.listdir(os.path.join(config_dir, directory))
+        except OSError:
+            continue
+        if all(os.path.join(directory, e) in removed or os.path.join(directory, e) in emptied for e in entries):
+            emptied.append(directory)
+    return emptied
+
+
 class Service:
     """Brings one service (files, volumes, containers) to the wanted state; records its actions."""
 
@@ -308,7 +341,8 @@ class Service:
                 container.remove(force=True)
             if status.get("StatusCode") != 0:
                 raise ServiceError("%s: the new configuration was refused by %s (nothing was written):\n%s"
-                                   % (self.name, " ".join(argv), output or "(no output)"))
+                                   % (self.name, " ".join(list(validate.get("entrypoint") or []) + argv),
+                                      output or "(no output)"))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -407,6 +441,15 @@ class Service:
 
     def present(self, config_dir, files, keep=(), validate=None, volumes=(), containers=(),
                 remove=None, together=False, wait_timeout=30):
+        """Converge the service: ``prepare`` (reads only), ``check`` (the validation), ``apply``."""
+        work = self.prepare(config_dir, files, keep, validate, volumes, containers, remove, together,
+                            wait_timeout)
+        self.check(work)
+        return self.apply(work)
+
+    def prepare(self, config_dir, files, keep=(), validate=None, volumes=(), containers=(),
+                remove=None, together=False, wait_timeout=30):
+        """Every input checked and every decision made, from one read of the engine and the files."""
         files = normalise_files(files)
         names = [spec["name"] for spec in containers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -423,6 +466,7 @@ class Service:
                 files[SERIALS_FILE] = (json.dumps(serials, sort_keys=True, indent=1) + "\n", 0o644, False)
         write, delete = self._file_changes(config_dir, files, keep) if config_dir else ({}, [])
         changed_paths = list(write) + delete
+        emptied = emptied_dirs(config_dir, delete, files) if delete else []
         plans = self._plan_containers(containers, config_dir, changed_paths, image_ids, together)
         stale = []
         if remove:
@@ -430,11 +474,21 @@ class Service:
             stale = sorted(c["Names"][0].lstrip("/") for c in self.client.api.containers(all=True, filters=filters)
                            if c["Names"][0].lstrip("/") not in names)
         existing_volumes = {v["Name"] for v in self.client.api.volumes().get("Volumes") or []} if volumes else set()
+        return {"config_dir": config_dir, "files": files, "validate": validate, "write": write, "delete": delete,
+                "emptied": emptied, "volumes": volumes, "existing_volumes": existing_volumes, "plans": plans,
+                "image_ids": image_ids, "stale": stale, "wait_timeout": wait_timeout}
 
-        if write and validate and not self.check_mode:
-            self._validate(config_dir, files, validate)
+    def check(self, work):
+        """The daemon's own check of the new files, when any changes (not in check mode)."""
+        if work["write"] and work["validate"] and not self.check_mode:
+            self._validate(work["config_dir"], work["files"], work["validate"])
 
-        # Changes, in order: files, volumes, containers (each waited for), stale containers.
+    def apply(self, work):
+        """The changes decided by ``prepare``, in order: files, volumes, containers, stale containers."""
+        config_dir, write, delete, emptied = work["config_dir"], work["write"], work["delete"], work["emptied"]
+        volumes, existing_volumes, plans = work["volumes"], work["existing_volumes"], work["plans"]
+        image_ids, stale, wait_timeout = work["image_ids"], work["stale"], work["wait_timeout"]
+
         for path in sorted(write):
             content, mode, _secret = write[path]
             self._act("write %s" % os.path.join(config_dir, path))
@@ -444,6 +498,10 @@ class Service:
             self._act("remove %s" % os.path.join(config_dir, path))
             if not self.check_mode:
                 os.unlink(os.path.join(config_dir, path))
+        for path in emptied:
+            self._act("remove directory %s (emptied)" % os.path.join(config_dir, path))
+            if not self.check_mode:
+                os.rmdir(os.path.join(config_dir, path))
         if config_dir and not self.check_mode and not os.path.isdir(config_dir):
             os.makedirs(config_dir, mode=0o755)
         for volume in volumes:
@@ -476,7 +534,7 @@ class Service:
                     api.restart(name, timeout=spec.get("stop_timeout", 10))
                 elif action == "reload":
                     self._exec(name, spec["reload"])
-                if action not in ("keep", "reload"):
+                if action not in ("keep", "reload") or (action == "keep" and spec.get("wait_always")):
                     self._wait(spec, spec.get("wait_timeout") or wait_timeout)
                 attrs = self._inspect(name)
             result[name] = {"action": action,
@@ -491,7 +549,8 @@ class Service:
                     pass
         return bool(self.actions), result
 
-    def absent(self, config_dir=None, containers=(), remove=None, volumes=()):
+    def absent(self, config_dir=None, containers=(), remove=None, volumes=(), stop_timeout=None):
+        """Remove the containers (stopped first within ``stop_timeout`` seconds when given), volumes, directory."""
         names = list(containers)
         if remove:
             filters = {"label": ["%s=%s" % item for item in sorted(remove.items())]}
@@ -502,6 +561,8 @@ class Service:
             self._act("remove container %s" % name)
             if not self.check_mode:
                 try:
+                    if stop_timeout is not None:
+                        self.client.api.stop(name, timeout=stop_timeout)
                     self.client.api.remove_container(name, force=True)
                 except NotFound:
                     pass
@@ -516,3 +577,122 @@ class Service:
             if not self.check_mode:
                 shutil.rmtree(config_dir)
         return bool(self.actions)
+
+
+def present_arguments(params):
+    """``Service.present``'s arguments from a service's options (as validated by ``argument_spec``)."""
+    return {"config_dir": params["config_dir"],
+            "files": params["files"] + [dict(entry, secret=True) for entry in params["secret_files"]],
+            "keep": params["keep"], "validate": params["validate"], "volumes": params["volumes"],
+            "containers": params["containers"], "remove": params["remove"], "together": params["together"],
+            "wait_timeout": params["wait_timeout"]}
+
+
+def converge_all(client, services, check_mode=False, workers=8):
+    """Several services at once (validated options of each): every one prepared (reads only), then
+    every one checked by its validation, then every one applied, each phase in parallel threads.
+
+    Nothing is applied when any service fails to prepare or check; the errors of all are collected.
+    Returns ``{name: Service}`` (actions, diff) and ``{name: containers}``.
+    """
+    names = [params["name"] for params in services]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ServiceError("service %s given twice" % ", ".join(twice))
+    managers = {params["name"]: Service(client, params["name"], check_mode=check_mode) for params in services}
+    works, results = {}, {}
+
+    def run(function, items):
+        errors = []
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+            for name, future in [(name, pool.submit(function, name, item)) for name, item in items]:
+                try:
+                    future.result()
+                except ServiceError as exc:
+                    errors.extend(exc.errors)
+                except APIError as exc:
+                    errors.append("%s: Docker: %s" % (name, exc))
+                except OSError as exc:
+                    errors.append("%s: %s" % (name, exc))
+        if errors:
+            raise ServiceError(errors)
+
+    def prepare(name, params):
+        works[name] = managers[name].prepare(**present_arguments(params))
+
+    def apply(name, work):
+        results[name] = managers[name].apply(work)[1]
+
+    run(prepare, [(params["name"], params) for params in services])
+    run(lambda name, work: managers[name].check(work), list(works.items()))
+    run(apply, list(works.items()))
+    return managers, results
+
+
+# ---------------------------------------------------------------------------------------------
+# The options of one service (module vnet.lab.service, each element of vnet.lab.services' services)
+
+CONTAINER_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    image=dict(type="str", required=True),
+    command=dict(type="list", elements="str"),
+    entrypoint=dict(type="list", elements="str"),
+    env=dict(type="dict", default={}),
+    network_mode=dict(type="str", required=True),
+    capabilities=dict(type="list", elements="str", default=[]),
+    devices=dict(type="list", elements="str", default=[]),
+    volumes=dict(type="list", elements="str", default=[]),
+    tmpfs=dict(type="list", elements="str", default=[]),
+    labels=dict(type="dict", default={}),
+    restart_policy=dict(type="str", default="unless-stopped",
+                        choices=["no", "on-failure", "always", "unless-stopped"]),
+    init=dict(type="bool", default=True),
+    user=dict(type="str"),
+    log_options=dict(type="dict", default={}),
+    reload=dict(type="list", elements="str"),
+    restart_on=dict(type="list", elements="str", default=[]),
+    wait_path=dict(type="str"),
+    wait_command=dict(type="list", elements="str"),
+    wait_timeout=dict(type="float"),
+    wait_always=dict(type="bool", default=False),
+    stop_timeout=dict(type="int", default=10),
+)
+
+
+def argument_spec():
+    """A fresh copy of the options of one service."""
+    return dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        config_dir=dict(type="path"),
+        files=dict(type="list", elements="dict", default=[], options=dict(
+            path=dict(type="str", required=True),
+            content=dict(type="str", default="", no_log=False),
+            mode=dict(type="raw", default="0644"),
+        )),
+        secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
+            path=dict(type="str", required=True),
+            content=dict(type="str", required=True, no_log=True),
+            mode=dict(type="raw", default="0600"),
+        )),
+        keep=dict(type="list", elements="str", default=[], no_log=False),
+        validate=dict(type="dict", options=dict(
+            image=dict(type="str", required=True),
+            argv=dict(type="list", elements="str", required=True),
+            entrypoint=dict(type="list", elements="str"),
+            mounts=dict(type="dict", default={".": "/etc/vnet"}),
+            network_mode=dict(type="str", default="none"),
+            capabilities=dict(type="list", elements="str", default=[]),
+        )),
+        volumes=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            labels=dict(type="dict", default={}),
+        )),
+        containers=dict(type="list", elements="dict", default=[], options=CONTAINER_OPTIONS),
+        together=dict(type="bool", default=False),
+        remove=dict(type="dict"),
+        remove_volumes=dict(type="list", elements="str", default=[]),
+        stop_timeout=dict(type="int"),
+        wait_timeout=dict(type="float", default=30),
+        docker_host=dict(type="str"),
+    )

@@ -13,7 +13,7 @@ description:
     Every service role of the collection (dns, dhcp, web, ftp, voip, ospf, ipsec, client) runs through it.
   - O(files) is the complete content of O(config_dir), rendered on the controller. A file whose content and
     mode are as wanted is not touched; the others are replaced atomically; files of the directory that are not
-    listed are removed, except under O(keep).
+    listed are removed, except under O(keep), and so is a directory that this removal leaves empty.
   - When any file changes, the whole new directory is first checked by O(validate) in a throwaway container;
     nothing is written when the check fails, and the running daemon keeps its configuration.
   - Each container's configuration is hashed into its C(vnet.config) label. A container whose image or hash
@@ -233,6 +233,12 @@ options:
       wait_timeout:
         description: Seconds to wait for it; defaults to O(wait_timeout).
         type: float
+      wait_always:
+        description:
+          - Wait for the container also when it was kept (no action), so that every run checks its readiness,
+            for example a DHCP client's leases. Not in check mode.
+        type: bool
+        default: false
       stop_timeout:
         description: Seconds a restart waits for the container to stop before killing it.
         type: int
@@ -251,6 +257,12 @@ options:
     type: list
     elements: str
     default: []
+  stop_timeout:
+    description:
+      - With O(state=absent), each running container is first stopped (its stop signal, then killed after this
+        many seconds) before it is removed, for a daemon that undoes what it set up as it ends (zebra withdraws
+        its routes). Unset, a container is killed and removed at once.
+    type: int
   wait_timeout:
     description: Seconds to wait for a container to be ready after its action.
     type: float
@@ -314,7 +326,12 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vnet.lab.plugins.module_utils._service import Service, ServiceError
+from ansible_collections.vnet.lab.plugins.module_utils._service import (
+    Service,
+    ServiceError,
+    argument_spec,
+    present_arguments,
+)
 
 try:
     import docker
@@ -324,68 +341,9 @@ except ImportError:
 else:
     DOCKER_IMPORT_ERROR = None
 
-CONTAINER_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    image=dict(type="str", required=True),
-    command=dict(type="list", elements="str"),
-    entrypoint=dict(type="list", elements="str"),
-    env=dict(type="dict", default={}),
-    network_mode=dict(type="str", required=True),
-    capabilities=dict(type="list", elements="str", default=[]),
-    devices=dict(type="list", elements="str", default=[]),
-    volumes=dict(type="list", elements="str", default=[]),
-    tmpfs=dict(type="list", elements="str", default=[]),
-    labels=dict(type="dict", default={}),
-    restart_policy=dict(type="str", default="unless-stopped",
-                        choices=["no", "on-failure", "always", "unless-stopped"]),
-    init=dict(type="bool", default=True),
-    user=dict(type="str"),
-    log_options=dict(type="dict", default={}),
-    reload=dict(type="list", elements="str"),
-    restart_on=dict(type="list", elements="str", default=[]),
-    wait_path=dict(type="str"),
-    wait_command=dict(type="list", elements="str"),
-    wait_timeout=dict(type="float"),
-    stop_timeout=dict(type="int", default=10),
-)
-
-
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            config_dir=dict(type="path"),
-            files=dict(type="list", elements="dict", default=[], options=dict(
-                path=dict(type="str", required=True),
-                content=dict(type="str", default="", no_log=False),
-                mode=dict(type="raw", default="0644"),
-            )),
-            secret_files=dict(type="list", elements="dict", default=[], no_log=False, options=dict(
-                path=dict(type="str", required=True),
-                content=dict(type="str", required=True, no_log=True),
-                mode=dict(type="raw", default="0600"),
-            )),
-            keep=dict(type="list", elements="str", default=[], no_log=False),
-            validate=dict(type="dict", options=dict(
-                image=dict(type="str", required=True),
-                argv=dict(type="list", elements="str", required=True),
-                entrypoint=dict(type="list", elements="str"),
-                mounts=dict(type="dict", default={".": "/etc/vnet"}),
-                network_mode=dict(type="str", default="none"),
-                capabilities=dict(type="list", elements="str", default=[]),
-            )),
-            volumes=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str", required=True),
-                labels=dict(type="dict", default={}),
-            )),
-            containers=dict(type="list", elements="dict", default=[], options=CONTAINER_OPTIONS),
-            together=dict(type="bool", default=False),
-            remove=dict(type="dict"),
-            remove_volumes=dict(type="list", elements="str", default=[]),
-            wait_timeout=dict(type="float", default=30),
-            docker_host=dict(type="str"),
-        ),
+        argument_spec=argument_spec(),
         supports_check_mode=True,
     )
     if DOCKER_IMPORT_ERROR is not None:
@@ -397,14 +355,10 @@ def main():
             else docker.from_env(version="auto")
         service = Service(client, params["name"], check_mode=module.check_mode)
         if params["state"] == "present":
-            files = params["files"] + [dict(entry, secret=True) for entry in params["secret_files"]]
-            changed, containers = service.present(
-                params["config_dir"], files, keep=params["keep"], validate=params["validate"],
-                volumes=params["volumes"], containers=params["containers"], remove=params["remove"],
-                together=params["together"], wait_timeout=params["wait_timeout"])
+            changed, containers = service.present(**present_arguments(params))
         else:
             changed = service.absent(params["config_dir"], [c["name"] for c in params["containers"]],
-                                     params["remove"], params["remove_volumes"])
+                                     params["remove"], params["remove_volumes"], params["stop_timeout"])
             containers = {}
     except ServiceError as exc:
         module.fail_json(msg=str(exc), actions=service.actions if service else [])
