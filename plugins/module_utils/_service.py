@@ -51,6 +51,7 @@ nothing is changed.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -103,7 +104,7 @@ def normalise_files(files):
     result, errors = {}, []
     for entry in files:
         path = os.path.normpath(entry["path"])
-        if os.path.isabs(path) or path == "." or path.startswith(".."):
+        if os.path.isabs(path) or path == "." or path == os.pardir or path.startswith(os.pardir + os.sep):
             errors.append("file %r is not a relative path inside the service's directory" % entry["path"])
             continue
         if path in result:
@@ -281,6 +282,13 @@ class Service:
     def _act(self, text):
         self.actions.append(text)
 
+    def _named(self, function, *args):
+        """A pure function's result; its errors name this service (several are converged at once)."""
+        try:
+            return function(*args)
+        except ServiceError as exc:
+            raise ServiceError(["%s: %s" % (self.name, error) for error in exc.errors]) from None
+
     # -- reading
     def _inspect(self, name):
         try:
@@ -450,7 +458,7 @@ class Service:
     def prepare(self, config_dir, files, keep=(), validate=None, volumes=(), containers=(),
                 remove=None, together=False, wait_timeout=30):
         """Every input checked and every decision made, from one read of the engine and the files."""
-        files = normalise_files(files)
+        files = self._named(normalise_files, files)
         names = [spec["name"] for spec in containers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -460,8 +468,8 @@ class Service:
 
         if config_dir:
             previous, _mode_unused = read_file(os.path.join(config_dir, SERIALS_FILE))
-            files, serials = apply_serials(files, json.loads(previous or "{}"),
-                                           int(time.strftime("%Y%m%d", time.gmtime())))
+            files, serials = self._named(apply_serials, files, json.loads(previous or "{}"),
+                                         int(time.strftime("%Y%m%d", time.gmtime())))
             if serials:
                 files[SERIALS_FILE] = (json.dumps(serials, sort_keys=True, indent=1) + "\n", 0o644, False)
         write, delete = self._file_changes(config_dir, files, keep) if config_dir else ({}, [])
@@ -623,9 +631,13 @@ def converge_all(client, services, check_mode=False, workers=8):
     def apply(name, work):
         results[name] = managers[name].apply(work)[1]
 
-    run(prepare, [(params["name"], params) for params in services])
-    run(lambda name, work: managers[name].check(work), list(works.items()))
-    run(apply, list(works.items()))
+    try:
+        run(prepare, [(params["name"], params) for params in services])
+        run(lambda name, work: managers[name].check(work), list(works.items()))
+        run(apply, list(works.items()))
+    except ServiceError as exc:
+        exc.managers = managers
+        raise
     return managers, results
 
 
@@ -688,7 +700,7 @@ def argument_spec():
             name=dict(type="str", required=True),
             labels=dict(type="dict", default={}),
         )),
-        containers=dict(type="list", elements="dict", default=[], options=CONTAINER_OPTIONS),
+        containers=dict(type="list", elements="dict", default=[], options=copy.deepcopy(CONTAINER_OPTIONS)),
         together=dict(type="bool", default=False),
         remove=dict(type="dict"),
         remove_volumes=dict(type="list", elements="str", default=[]),

@@ -211,7 +211,7 @@ options:
         description: User to run as, when not the image's.
         type: str
       log_options:
-        description: Options of the json-file log driver, for example C({max-size: 1m, max-file: 2}).
+        description: "Options of the json-file log driver, for example C({max-size: 1m, max-file: 2})."
         type: dict
         default: {}
       reload:
@@ -361,10 +361,11 @@ def main():
                                      params["remove"], params["remove_volumes"], params["stop_timeout"])
             containers = {}
     except ServiceError as exc:
-        module.fail_json(msg=str(exc), actions=service.actions if service else [])
+        module.fail_json(msg=str(exc), actions=service.actions if service else [],
+                         changed=bool(service and service.actions))
     except DockerException as exc:
         module.fail_json(msg="%s: Docker: %s" % (params["name"], exc), exception=traceback.format_exc(),
-                         actions=service.actions if service else [])
+                         actions=service.actions if service else [], changed=bool(service and service.actions))
     result = {"changed": changed, "actions": service.actions, "containers": containers}
     if module._diff:
         result["diff"] = service.diff

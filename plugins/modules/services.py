@@ -126,7 +126,9 @@ def main():
         managers, results = converge_all(client, services, check_mode=module.check_mode,
                                          workers=module.params["workers"])
     except ServiceError as exc:
-        module.fail_json(msg=str(exc))
+        managers = getattr(exc, "managers", {})
+        actions = {name: manager.actions for name, manager in managers.items() if manager.actions}
+        module.fail_json(msg=str(exc), actions=actions, changed=bool(actions))
     except DockerException as exc:
         module.fail_json(msg="Docker: %s" % exc, exception=traceback.format_exc())
     actions = {name: manager.actions for name, manager in managers.items() if manager.actions}
