@@ -28,7 +28,5 @@ class FilterModule:
     def filters(self):
         return {
             "dns_zones": _wrap("dns_zones", _dns.zones),
-            "dns_zone_serials": _wrap("dns_zone_serials", _dns.zone_serials),
-            "dns_zone_header": _wrap("dns_zone_header", _dns.zone_header),
             "dns_server": _wrap("dns_server", _dns.server),
         }

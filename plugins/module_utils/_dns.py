@@ -43,11 +43,8 @@ A zone::
     records: [{name: eth1.r1, type: A, value: 10.1.0.1}, ...]   # owners relative to the origin
     hash: 3f2a...                         # sha256 of everything above: the zone's content
 
-Serials (``zone_serials``): a zone file written from a zone starts with the comment line
-``; vnet.lab zone <name> serial <serial> content <hash>``. Given the previous files' texts, a
-zone whose content hash is unchanged keeps its serial; a changed or new zone gets
-``max(previous + 1, YYYYMMDD00)`` of today's UTC date. Serials only increase (secondaries, caches
-and ``dig`` see every change) and a run without changes rewrites nothing.
+Serials are not the filter's business: the dns role's zone template carries ``@SERIAL@``, which
+``vnet.lab.service`` keeps while the zone's file is unchanged and increases when it changes.
 
 ``server(plan, node)`` returns what ``named.conf`` needs on one node: the service's listen
 addresses and the lab's prefixes, the only clients allowed recursion.
@@ -57,7 +54,6 @@ Errors are collected, then raised together as one ``DnsError``, one problem per 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import ipaddress
 import json
@@ -68,11 +64,9 @@ from ansible_collections.vnet.lab.plugins.module_utils._topology import name_key
 DEFAULT_TTL = 60
 DEFAULT_SOA = {"refresh": 3600, "retry": 600, "expire": 86400, "minimum": 60}
 HOSTMASTER = "hostmaster"
-MAX_SERIAL = 2 ** 32 - 1
 FAMILIES = (("ipv4", "A"), ("ipv6", "AAAA"))
 TYPE_ORDER = {"A": 0, "AAAA": 1, "CNAME": 2, "PTR": 3}
 LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
-HEADER = re.compile(r"^; vnet\.lab zone (\S+) serial (\d+) content (\S+)$", re.M)
 
 
 class DnsError(ValueError):
@@ -369,60 +363,6 @@ def zones(plan, ttl=DEFAULT_TTL, soa=None):
                    for ip, target in sorted(ptrs[network])]
         result.append(_zone(reverse_name(network), "reverse", network, ttl, soa_record, nameservers, records))
     return result
-
-
-def _today_number(today):
-    if today is None:
-        today = datetime.datetime.now(datetime.timezone.utc).date()
-    if isinstance(today, (datetime.date, datetime.datetime)):
-        return int(today.strftime("%Y%m%d"))
-    text = str(today).replace("-", "")
-    if not re.match(r"\d{8}\Z", text):
-        raise DnsError(["today %r is not a date (YYYYMMDD or YYYY-MM-DD)" % (today,)])
-    return int(text)
-
-
-def previous_serials(texts):
-    """{zone name: (serial, hash)} from the header lines of previously written zone files."""
-    found = {}
-    for text in texts or []:
-        match = HEADER.search(text or "")
-        if match:
-            found[match.group(1)] = (int(match.group(2)), match.group(3))
-    return found
-
-
-def zone_serials(zone_list, previous=None, today=None):
-    """Copies of the zones, each with ``serial`` (see the module docstring).
-
-    ``previous``: texts of the zone files written before (any order; others are ignored).
-    ``today``: the date the serial of a changed zone starts from (default: today, UTC).
-    """
-    known = previous_serials(previous)
-    base = _today_number(today) * 100
-    result = []
-    errors = []
-    for zone in zone_list:
-        zone = dict(zone)
-        zone["hash"] = content_hash(zone)
-        serial, digest = known.get(zone["name"], (None, None))
-        if serial is None:
-            zone["serial"] = base
-        elif digest == zone["hash"]:
-            zone["serial"] = serial
-        else:
-            zone["serial"] = max(serial + 1, base)
-        if zone["serial"] > MAX_SERIAL:
-            errors.append("zone %s: serial %d does not fit in 32 bits" % (zone["name"], zone["serial"]))
-        result.append(zone)
-    if errors:
-        raise DnsError(errors)
-    return result
-
-
-def zone_header(zone):
-    """The first line of a zone file, which ``zone_serials`` reads back."""
-    return "; vnet.lab zone %s serial %d content %s" % (zone["name"], zone["serial"], zone["hash"])
 
 
 def lab_prefixes(plan):
