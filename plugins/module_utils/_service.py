@@ -276,6 +276,7 @@ class Service:
         self.clock = clock
         self.sleep = sleep
         self.actions = []
+        self.warnings = []
         self.diff = []
         self.prepared = []
 
@@ -459,6 +460,8 @@ class Service:
                 remove=None, together=False, wait_timeout=30):
         """Every input checked and every decision made, from one read of the engine and the files."""
         files = self._named(normalise_files, files)
+        if files and not config_dir:
+            raise ServiceError("%s: files are given but no config_dir to hold them" % self.name)
         names = [spec["name"] for spec in containers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -468,7 +471,13 @@ class Service:
 
         if config_dir:
             previous, _mode_unused = read_file(os.path.join(config_dir, SERIALS_FILE))
-            files, serials = self._named(apply_serials, files, json.loads(previous or "{}"),
+            try:
+                previous = json.loads(previous or "{}")
+            except ValueError:
+                # Serials only increase: a damaged record starts them again from today's number.
+                self.warnings.append("%s: %s was damaged and is written anew" % (self.name, SERIALS_FILE))
+                previous = {}
+            files, serials = self._named(apply_serials, files, previous,
                                          int(time.strftime("%Y%m%d", time.gmtime())))
             if serials:
                 files[SERIALS_FILE] = (json.dumps(serials, sort_keys=True, indent=1) + "\n", 0o644, False)

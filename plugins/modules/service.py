@@ -366,6 +366,8 @@ def main():
     except DockerException as exc:
         module.fail_json(msg="%s: Docker: %s" % (params["name"], exc), exception=traceback.format_exc(),
                          actions=service.actions if service else [], changed=bool(service and service.actions))
+    for warning in service.warnings:
+        module.warn(warning)
     result = {"changed": changed, "actions": service.actions, "containers": containers}
     if module._diff:
         result["diff"] = service.diff

@@ -132,6 +132,9 @@ def main():
     except DockerException as exc:
         module.fail_json(msg="Docker: %s" % exc, exception=traceback.format_exc())
     actions = {name: manager.actions for name, manager in managers.items() if manager.actions}
+    for manager in managers.values():
+        for warning in manager.warnings:
+            module.warn(warning)
     result = {"changed": bool(actions), "actions": actions, "services": results}
     if module._diff:
         result["diff"] = [entry for name in sorted(managers) for entry in managers[name].diff]
