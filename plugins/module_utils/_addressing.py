@@ -20,7 +20,8 @@ raises ``TopologyError`` once, at the end, with every problem any step found:
    that interface's segment.
 7. ``number_segment`` numbers each segment: routers first, then hosts, each in name order,
    from the first usable address up, skipping pinned addresses; DHCP endpoints take none.
-8. Hosts get their gateways; ``routing: static`` adds routes (``_routing``).
+8. Hosts get their gateways; ``routing: static`` adds routes (``_routing``), and notes on the
+   prefixes it leaves out (``routing_notes``).
 
 When a pool runs out, every segment (or router) left without a prefix is named in one problem
 per pool and family, e.g. ``ran out of ipv4 prefixes in pool p2p (...)``.
@@ -613,12 +614,13 @@ def _make_plan(topology):
         "name": topo.name,
         "domain": topo.domain,
         "routing": topo.routing,
+        "routing_notes": [],
         "nodes": plan_nodes,
         "segments": plan_segments,
         "vpn": topo.vpn,
     }
     if topo.routing == "static":
-        static_routes(plan, problems)
+        plan["routing_notes"] = static_routes(plan)
     if topo.vpn:
         try:
             tunnels(plan, topo.vpn)

@@ -7,22 +7,38 @@ which both have an address of that family. Every segment prefix and router loopb
 destination; a destination's *site* is the L2 domain it lives on (its segment; vxlan segments
 with the same VNI are one domain) and the routers attached to it there.
 
-- A router gets ``{dst, via}`` for every destination it is not directly connected to, along a
-  shortest path (breadth-first over routers). Among equally short paths the next hop is the
-  neighbour first in name order; ``via`` is that neighbour's address on the first segment
+- A *stub* router, one with a single neighbour (its upstream) that has other neighbours, gets a
+  default route (``dst: 0.0.0.0/0`` or ``::/0``) via its upstream: whatever it is not connected
+  to lies behind that neighbour. It gets a route of its own only for a destination inside one
+  of its connected prefixes (a more specific prefix pinned elsewhere), which the connected
+  prefix would otherwise catch. Two routers that are each other's only neighbour are not stubs:
+  defaults pointing at each other would bounce packets to unknown destinations back and forth.
+- Any other router gets ``{dst, via}`` for every destination it is not directly connected to,
+  along a shortest path (breadth-first over routers). Among equally short paths the next hop is
+  the neighbour first in name order; ``via`` is that neighbour's address on the first segment
   (name order) they share.
 - A host uses its default gateway. Only a host with more than one routed interface (one whose
   segment has a router with an address of the family) gets routes: one for each destination
   that a router other than its gateway reaches in fewer hops (ties go to the gateway, then to
   name order).
 - A destination prefix reachable at two sites (the same prefix pinned on separate segments)
-  from a node that needs a route to it is a problem naming the prefix, the segments and the
-  nodes: the planner never guesses which one was meant.
+  from a node that needs a route to it is left out of that node's routes (the planner never
+  guesses which one was meant); ``static_routes`` returns one note per prefix and set of sites
+  naming the prefix, the segments and the nodes. A stub router or a host needs no route where
+  its upstream or gateway decides.
+
+So no route ever points back where it came from: only stubs have a default, and their upstream
+sends them nothing but what they are connected to. The cost is one breadth-first search per
+router with a table (or serving a host with several routed interfaces), then one look-up per
+destination site; hosts that share their routers share the work. Routes themselves are one per
+destination and router with a table: a lab whose routers all have several neighbours gets
+routers * destinations of them.
 """
 
 from __future__ import annotations
 
 import socket
+from bisect import bisect_right
 
 from ansible_collections.vnet.lab.plugins.module_utils._topology import (
     FAMILIES,
@@ -32,7 +48,10 @@ from ansible_collections.vnet.lab.plugins.module_utils._topology import (
 )
 
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+_BITS = {4: 32, 6: 128}
+DEFAULT = {"ipv4": "0.0.0.0/0", "ipv6": "::/0"}
 UNREACHABLE = 1 << 30     # hop count of a destination no path leads to
+UNSURE = None             # what a router that reaches a prefix at two sites knows of it
 
 
 def _prefix_key(version, text):
@@ -40,42 +59,59 @@ def _prefix_key(version, text):
     return int.from_bytes(socket.inet_pton(_AF[version], address), "big"), int(plen)
 
 
-def static_routes(plan, problems):
-    """Fill in ``routes`` of every node of ``plan``; problems go to ``problems``."""
+def static_routes(plan):
+    """Fill in ``routes`` of every node of ``plan``; return the notes on the prefixes left out."""
     nodes = plan["nodes"]
     routers = sorted((n for n, e in nodes.items() if KINDS[e["kind"]].forwards), key=name_key)
-    ambiguous = {}
+    notes = []
     for family, version in FAMILIES:
-        _FamilyRoutes(plan, family, version, routers).run(ambiguous)
-    for (dst, sites), names in ambiguous.items():
-        segments = [name for site in sites for name in site]
-        problems.add("routing: prefix %s is reachable at %d sites (segments %s) from %s; "
-                     "pin distinct prefixes or give up routing: static" % (
-                         dst, len(sites), shorten(segments, limit=len(segments)),
-                         shorten(sorted(set(names), key=name_key))))
+        ambiguous = _FamilyRoutes(plan, family, version, routers).run()
+        for (dst, sites), names in ambiguous.items():
+            segments = [name for site in sites for name in site]
+            names = sorted(set(names), key=name_key)
+            notes.append("routing: prefix %s is reachable at %d sites (segments %s) from %s: left out "
+                         "of %s static routes; pin distinct prefixes or route it yourself" % (
+                             dst, len(sites), shorten(segments, limit=len(segments)), shorten(names),
+                             "their" if len(names) > 1 else "its"))
+    return notes
 
 
 class _FamilyRoutes:
-    """Routes of one family."""
+    """Routes of one family. Routers are known by their rank in name order."""
 
     def __init__(self, plan, family, version, routers):
         self.plan = plan
         self.family = family
         self.routers = routers
         self.rank = {name: index for index, name in enumerate(routers)}
-        self.neighbours = {name: {} for name in routers}   # router -> {router: via}
-        self.connected = {}                                # node -> {prefix}
-        self.sites = {}                                    # prefix -> {domain: ([segment], [router])}
-        self.routed = {}                                   # host -> {ifname: [(router, via)]}
+        self.via = [{} for _name in routers]     # rank -> {neighbour rank: its address}
+        self.connected = {}                      # node -> {prefix}
+        self.sites = {}                          # prefix -> {domain: ([segment], [router rank])}
+        self.routed = {}                         # host -> {ifname: [(router rank, via)]}
         self._collect()
-        self.order = sorted(self.sites, key=lambda p: _prefix_key(version, p))
+        self.neighbours = [sorted(via) for via in self.via]
+        keyed = sorted((_prefix_key(version, dst), dst) for dst in self.sites)
+        self.order = [dst for _key, dst in keyed]
+        self.keys = [key for key, _dst in keyed]      # (address as an integer, length)
+        self.bits = _BITS[version]
         index = {dst: i for i, dst in enumerate(self.order)}
-        self.connected_index = {node: [index[dst] for dst in dsts]
+        self.connected_index = {node: {index[dst] for dst in dsts}
                                 for node, dsts in self.connected.items()}
-        self.multisite = [i for i, dst in enumerate(self.order) if len(self.sites[dst]) > 1]
-        for name in routers:
-            neighbours = self.neighbours[name]
-            self.neighbours[name] = {n: neighbours[n] for n in sorted(neighbours, key=self.rank.get)}
+        # Destinations whose sites have the same routers are reached alike: one group each.
+        groups = {}
+        self.site_group = []                     # destination -> its group; None: several sites
+        self.multisite = {}                      # destination -> [(domain, group)]
+        for i, dst in enumerate(self.order):
+            sites = self.sites[dst]
+            if len(sites) == 1:
+                (_segments, members), = sites.values()
+                self.site_group.append(groups.setdefault(tuple(sorted(members)), len(groups)))
+            else:
+                self.site_group.append(None)
+                self.multisite[i] = [(domain, groups.setdefault(tuple(sorted(members)), len(groups)))
+                                     for domain, (_segments, members) in sites.items()]
+        self.groups = list(groups)
+        self.hops = {}                           # router rank -> hops per group (cached)
 
     def _collect(self):
         nodes, family = self.plan["nodes"], self.family
@@ -89,10 +125,10 @@ class _FamilyRoutes:
             for label in segment["endpoints"]:
                 node, _sep, ifname = label.partition(":")
                 ends.append((node, ifname, nodes[node]["interfaces"][ifname][family]))
-            attached = [(node, address.partition("/")[0])
+            attached = [(rank[node], address.partition("/")[0])
                         for node, _ifname, address in ends if node in rank and address]
             for a, _via in attached:
-                neighbours = self.neighbours[a]
+                neighbours = self.via[a]
                 for b, via in attached:
                     if b != a and b not in neighbours:
                         neighbours[b] = via
@@ -111,113 +147,199 @@ class _FamilyRoutes:
             loopback = (nodes[name]["loopback"] or {}).get(family)
             if loopback:
                 self.sites.setdefault(loopback, {})[("loopback", name)] = (
-                    ["loopback of %s" % name], [name])
+                    ["loopback of %s" % name], [rank[name]])
                 self.connected.setdefault(name, set()).add(loopback)
 
     def _search(self, source):
         """Hop counts from ``source`` and, per router, the rank of the first hop (the
-        neighbour first in name order among those on a shortest path)."""
-        rank, neighbours = self.rank, self.neighbours
-        dist = {source: 0}
-        first = {}
+        neighbour first in name order among those on a shortest path); by rank."""
+        neighbours = self.neighbours
+        dist = [UNREACHABLE] * len(neighbours)
+        first = [None] * len(neighbours)
+        dist[source] = 0
         frontier = [source]
         depth = 0
         while frontier:
             depth += 1
             found = {}
             for u in frontier:
-                hop = first.get(u)
+                hop = first[u]
                 for v in neighbours[u]:
-                    if v in dist:
+                    if dist[v] != UNREACHABLE:
                         continue
-                    h = rank[v] if hop is None else hop
+                    h = v if hop is None else hop
                     if v not in found or h < found[v]:
                         found[v] = h
             for v, h in found.items():
                 dist[v] = depth
                 first[v] = h
-            frontier = sorted(found, key=rank.get)
+            frontier = list(found)
         return dist, first
 
-    def run(self, ambiguous):
+    def _reach(self, source):
+        """Per group: hops from ``source`` to its nearest router and the rank of the first hop
+        there, ``(UNREACHABLE, None)`` where no path leads."""
+        dist, first = self._search(source)
+        reach = [min([(dist[m], first[m]) for m in members if dist[m] != UNREACHABLE],
+                     default=(UNREACHABLE, None)) for members in self.groups]
+        self.hops[source] = [hops for hops, _first in reach]
+        return reach
+
+    def _hops(self, router):
+        if router not in self.hops:
+            self._reach(router)
+        return self.hops[router]
+
+    def run(self):
+        """Fill in the routes of this family; return {(prefix, sites): [node]} of the prefixes
+        left out because they are reachable at several sites."""
         nodes = self.plan["nodes"]
-        order = self.order
-        tables = {}
-        for name in self.routers:
-            table = tables[name] = self._router_table(name, ambiguous)
-            dists, hops = table[0], table[1]
-            via = self.neighbours[name]
-            routers = self.routers
-            nodes[name]["routes"].extend(
-                {"dst": order[i], "via": via[routers[hops[i]]]}
-                for i, hop in enumerate(dists) if 0 < hop < UNREACHABLE)
+        ambiguous = {}
+        for router, name in enumerate(self.routers):
+            neighbours = self.neighbours[router]
+            if not neighbours:
+                continue
+            if len(neighbours) == 1 and len(self.neighbours[neighbours[0]]) > 1:
+                routes = self._stub_routes(router, neighbours[0], ambiguous)
+            else:
+                routes = self._table(router, self._reach(router), range(len(self.order)), ambiguous)
+            nodes[name]["routes"].extend(routes)
+        shared = {}
         for name in sorted(self.routed, key=name_key):
             routed = self.routed[name]
             if len(routed) > 1:
-                nodes[name]["routes"].extend(self._host_routes(name, routed, tables, ambiguous))
+                nodes[name]["routes"].extend(self._host_routes(name, routed, shared, ambiguous))
+        return ambiguous
 
-    def _router_table(self, name, ambiguous):
-        """Per destination (in order): hop count (0: connected), rank of the first hop and
-        the domain reached; plus the destinations reachable at two sites."""
-        dist, first = self._search(name)
-        connected = self.connected.get(name, ())
-        count = len(self.order)
-        dists, hops, domains, unsure = [UNREACHABLE] * count, [None] * count, [None] * count, set()
-        for i, dst in enumerate(self.order):
-            sites = self.sites[dst]
-            if dst in connected:
-                dists[i] = 0
-                domains[i] = next((d for d, (_s, routers) in sites.items() if name in routers), None)
+    def _stub_routes(self, router, upstream, ambiguous):
+        routes = [{"dst": DEFAULT[self.family], "via": self.via[router][upstream]}]
+        inside = self._inside_connected(self.routers[router])
+        if inside:
+            routes.extend(self._table(router, self._reach(router), inside, ambiguous))
+        return routes
+
+    def _inside_connected(self, name):
+        """Destinations strictly inside a prefix ``name`` is connected to, in order."""
+        keys, bits = self.keys, self.bits
+        connected = self.connected_index.get(name, ())
+        inside = set()
+        for c in connected:
+            first, plen = keys[c]
+            last = first | ((1 << (bits - plen)) - 1)
+            # Sorted by (address, length): what starts inside the prefix and is longer.
+            j = bisect_right(keys, (first, plen))
+            while j < len(keys) and keys[j][0] <= last:
+                if j not in connected:
+                    inside.add(j)
+                j += 1
+        return sorted(inside)
+
+    def _one_site(self, i, name, hops, ambiguous):
+        """The group of the only site of multi-site destination ``i`` that a router with
+        ``hops`` reaches; None when it reaches none, or several (noted for ``name``)."""
+        reached = [(domain, group) for domain, group in self.multisite[i] if hops[group] < UNREACHABLE]
+        if len(reached) > 1:
+            self._note(ambiguous, i, [domain for domain, _group in reached], name)
+            return None
+        return reached[0][1] if reached else None
+
+    def _note(self, ambiguous, i, domains, name):
+        dst = self.order[i]
+        sites = self.sites[dst]
+        key = (dst, tuple(tuple(sites[domain][0]) for domain in sites if domain in domains))
+        ambiguous.setdefault(key, []).append(name)
+
+    def _table(self, router, reach, indices, ambiguous):
+        """Routes of ``router`` to the destinations ``indices`` along shortest paths."""
+        name = self.routers[router]
+        via = self.via[router]
+        order, site_group = self.order, self.site_group
+        group_via = [via[first] if 0 < hops < UNREACHABLE else None for hops, first in reach]
+        hops = self.hops[router]
+        skip = self.connected_index.get(name, ())
+        routes = []
+        for i in indices:
+            if i in skip:
                 continue
-            reach = {}
-            for domain, (_segments, routers) in sites.items():
-                for router in routers:
-                    if router in dist:
-                        candidate = (dist[router], first[router])
-                        if domain not in reach or candidate < reach[domain]:
-                            reach[domain] = candidate
-            if len(reach) > 1:
-                key = (dst, tuple(tuple(sites[d][0]) for d in reach))
-                ambiguous.setdefault(key, []).append(name)
-                unsure.add(i)
-            elif reach:
-                domain, (dists[i], hops[i]) = next(iter(reach.items()))
-                domains[i] = domain
-        return dists, hops, domains, unsure
+            group = site_group[i]
+            if group is None:
+                group = self._one_site(i, name, hops, ambiguous)
+                if group is None:
+                    continue
+            gateway = group_via[group]
+            if gateway is not None:
+                routes.append({"dst": order[i], "via": gateway})
+        return routes
 
-    def _host_routes(self, name, routed, tables, ambiguous):
+    def _host_routes(self, name, routed, shared, ambiguous):
         """Routes of a host with several routed interfaces: where a router other than the
-        gateway is fewer hops from a destination (ties: the gateway, then name order)."""
+        gateway is fewer hops from a destination (ties: the gateway, then name order).
+        Hosts with the same gateway and routers share the work (``shared``)."""
         gateway = self.plan["nodes"][name]["gateway"][self.family]
-        candidates = {}
+        candidates = {}                          # router rank -> its address, for this host
         for ifname in sorted(routed, key=name_key):
             for router, via in routed[ifname]:
                 candidates.setdefault(router, via)
-        count = len(self.order)
-        best = [UNREACHABLE] * count
-        for router, via in candidates.items():
-            if via == gateway:
-                best = list(tables[router][0])
-        chosen = [None] * count
-        for router in sorted(candidates, key=self.rank.get):
-            via = candidates[router]
-            if via == gateway:
-                continue
-            dists = tables[router][0]
-            for i in [i for i, (old, new) in enumerate(zip(best, dists)) if new < old]:
-                best[i] = dists[i]
-                chosen[i] = via
-        skip = set(self.connected_index.get(name, ()))
-        for router in candidates:
-            skip.update(tables[router][3])
-        for i in self.multisite:
-            domains = {tables[router][2][i] for router in candidates
-                       if tables[router][0][i] < UNREACHABLE} - {None}
-            if len(domains) > 1 and i not in skip:
-                sites = self.sites[self.order[i]]
-                key = (self.order[i], tuple(tuple(sites[d][0]) for d in sites if d in domains))
-                ambiguous.setdefault(key, []).append(name)
-                skip.add(i)
+        base = next((router for router, via in candidates.items() if via == gateway), None)
+        key = (base, tuple(sorted(candidates)))
+        if key not in shared:
+            shared[key] = self._choices(*key)
+        chosen, split = shared[key]
+        own = self.connected_index.get(name, ())
+        for i, domains in split:
+            if i not in own:
+                self._note(ambiguous, i, domains, name)
         order = self.order
-        return [{"dst": order[i], "via": via} for i, via in enumerate(chosen)
-                if via is not None and i not in skip]
+        return [{"dst": order[i], "via": candidates[router]} for i, router in chosen if i not in own]
+
+    def _choices(self, base, candidates):
+        """For a host with gateway ``base`` and routers ``candidates`` (ranks, in name order):
+        the destinations another router reaches in fewer hops, as [(index, router)], and
+        those its routers reach at different sites, as [(index, domains)]."""
+        hops = {router: self._hops(router) for router in candidates}
+        others = [router for router in candidates if router != base]
+        by_group = []
+        for group in range(len(self.groups)):
+            best = hops[base][group] if base is not None else UNREACHABLE
+            choice = None
+            for router in others:
+                if hops[router][group] < best:
+                    best, choice = hops[router][group], router
+            by_group.append(choice)
+        special = set(self.multisite)
+        for router in candidates:
+            special.update(self.connected_index.get(self.routers[router], ()))
+        chosen, split = [], []
+        for i, group in enumerate(self.site_group):
+            if i in special:
+                reach = {router: self._hops_to(router, i, hops[router]) for router in candidates}
+                if UNSURE in reach.values():
+                    continue
+                domains = {domain for distance, domain in reach.values() if distance < UNREACHABLE} - {None}
+                if len(domains) > 1:
+                    split.append((i, domains))
+                    continue
+                best = reach[base][0] if base is not None else UNREACHABLE
+                choice = None
+                for router in others:
+                    if reach[router][0] < best:
+                        best, choice = reach[router][0], router
+            else:
+                choice = by_group[group]
+            if choice is not None:
+                chosen.append((i, choice))
+        return chosen, split
+
+    def _hops_to(self, router, i, hops):
+        """(hops, domain) from ``router`` to destination ``i``; UNSURE at several sites."""
+        dst = self.order[i]
+        sites = self.sites[dst]
+        if i in self.connected_index.get(self.routers[router], ()):
+            return 0, next((domain for domain, (_s, members) in sites.items() if router in members), None)
+        group = self.site_group[i]
+        if group is not None:
+            return hops[group], next(iter(sites))
+        reached = [(hops[group], domain) for domain, group in self.multisite[i] if hops[group] < UNREACHABLE]
+        if len(reached) > 1:
+            return UNSURE
+        return reached[0] if reached else (UNREACHABLE, None)

@@ -14,6 +14,9 @@ description:
   - The plan is plain data, the input of every other part of the collection (segments, node interfaces,
     service roles). The same topology always gives the same plan, whatever the order of its keys or links.
   - The module only computes; it changes nothing anywhere and always reports C(changed=false).
+  - With C(routing=static), a prefix that a node would reach at two sites (the same prefix pinned on separate
+    segments) is left out of that node's routes; each such case is a line of RV(plan.routing_notes) and a
+    warning.
   - A topology with problems fails the task once, with every problem found, one per line of C(msg),
     and also as the list RV(errors).
   - The input format, with every key, default and rule, is the collection's C(docs/topology.md).
@@ -98,6 +101,16 @@ plan:
       description: V(none), V(static) (the plan holds static routes) or V(ospf) (routes come from the ospf role).
       type: str
       sample: static
+    routing_notes:
+      description:
+        - With C(routing=static), one line per prefix left out of some nodes' static routes because they would
+          reach it at several sites, naming the prefix, the segments and the nodes; also returned as warnings.
+          C([]) when there is none.
+      type: list
+      elements: str
+      sample:
+        - "routing: prefix 192.168.1.0/24 is reachable at 2 sites (segments h1-eth0 and h3-eth0) from r2: left out
+          of its static routes; pin distinct prefixes or route it yourself"
     nodes:
       description:
         - Per node, its C(kind), C(loopback) (C({ipv4, ipv6}) for routers, V(null) for hosts), C(gateway) (bare
@@ -167,6 +180,8 @@ def main():
         plan = make_plan(module.params["topology"])
     except TopologyError as exc:
         module.fail_json(msg="\n".join(exc.errors), errors=exc.errors)
+    for note in plan["routing_notes"]:
+        module.warn(note)
     module.exit_json(changed=False, plan=plan)
 
 

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import yaml
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.vnet.lab.plugins.module_utils._addressing import make_plan
@@ -44,6 +45,35 @@ def test_returns_the_plan_unchanged(capsys):
     assert result["changed"] is False
     assert result["plan"] == make_plan(TOPOLOGY)
     assert result["plan"]["nodes"]["h1"]["gateway"]["ipv4"] == "192.168.1.1"
+
+
+@pytest.fixture
+def warned(monkeypatch):
+    """What the module warns about. (Ansible keeps warnings per process, and shows them
+    instead once a test has loaded controller code: the module's call is what counts.)"""
+    seen = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, warning: seen.append(warning))
+    return seen
+
+
+def test_routing_notes_are_also_warnings(capsys, warned):
+    topology = dict(TOPOLOGY, nodes=dict(TOPOLOGY["nodes"], r3={"kind": "router"}, h3={"kind": "host"}),
+                    links=TOPOLOGY["links"] + [{"endpoints": ["r2:eth2", "r3:eth1"]},
+                                               {"endpoints": ["r3:eth2", "h3:eth0"], "ipv4": "192.168.1.0/24"}])
+    code, result = run_module(capsys, {"topology": topology})
+    assert code == 0
+    assert result["plan"]["routing_notes"] == [
+        "routing: prefix 192.168.1.0/24 is reachable at 2 sites (segments h1-eth0 and h3-eth0) from r2: "
+        "left out of its static routes; pin distinct prefixes or route it yourself",
+    ]
+    assert warned == result["plan"]["routing_notes"]
+
+
+def test_no_notes_no_warnings(capsys, warned):
+    code, result = run_module(capsys, {"topology": TOPOLOGY})
+    assert code == 0
+    assert result["plan"]["routing_notes"] == []
+    assert warned == []
 
 
 def test_check_mode_gives_the_same_plan(capsys):
