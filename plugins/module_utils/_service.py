@@ -192,6 +192,11 @@ def decide(attrs, spec, image_id):
     return "keep", None
 
 
+def _shown(text, secret):
+    """A file's text as a diff shows it: a secret's never."""
+    return SECRET_TEXT if secret and text is not None else text or ""
+
+
 def file_diff(path, before, after):
     return {"before_header": path, "after_header": path, "before": before, "after": after}
 
@@ -316,8 +321,8 @@ class Service:
             current, current_mode = read_file(os.path.join(config_dir, path))
             if current != content or current_mode != mode:
                 write[path] = (content, mode, secret)
-                shown = (lambda text: SECRET_TEXT if secret and text is not None else text or "")
-                self.diff.append(file_diff(os.path.join(config_dir, path), shown(current), shown(content)))
+                self.diff.append(file_diff(os.path.join(config_dir, path), _shown(current, secret),
+                                           _shown(content, secret)))
         remove = [p for p in listed_files(config_dir, keep) if p not in files] if os.path.isdir(config_dir) else []
         for path in remove:
             self.diff.append(file_diff(os.path.join(config_dir, path), "(file)\n", ""))

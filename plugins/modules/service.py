@@ -341,6 +341,7 @@ except ImportError:
 else:
     DOCKER_IMPORT_ERROR = None
 
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),

@@ -11,9 +11,9 @@ description:
   - Converges every service of O(services) as M(vnet.lab.service) converges one, in parallel, in three phases
     so that a problem anywhere stops the run before anything changes. First every service is prepared (its
     inputs checked, its images looked up, its files and containers compared; nothing is written). Then every
-    service whose files change is checked by its O(services[].validate) in a throwaway container. Only when
+    service whose files change is checked by its C(validate) command in a throwaway container. Only when
     all of them passed are the changes applied, the services at once, each service's containers in its order.
-  - The lab playbook (P(vnet.lab.lab_up#playbook)) gathers the services that its roles would converge one by
+  - The lab playbook C(playbooks/lab_up.yml) gathers the services that its roles would converge one by
     one (the action of M(vnet.lab.service) defers them when C(vnet_lab_service_defer) is true) and converges
     them all with one call of this module, so that the services of different nodes do not wait for each other.
 author:
@@ -35,8 +35,8 @@ attributes:
 options:
   services:
     description:
-      - The services, each with the options of M(vnet.lab.service) (O(services[].state=present) only), as
-        validated by that module's argument specification.
+      - The services, each with the options of M(vnet.lab.service) (C(state=present) only), as validated by
+        that module's argument specification.
     type: list
     elements: dict
     required: true

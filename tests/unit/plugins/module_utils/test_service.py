@@ -143,7 +143,8 @@ def test_config_hash(change, same):
     assert len(S.config_hash(SPEC)) == 16
 
 
-def attrs_of(spec=SPEC, image_id=IMAGE_ID, running=True, paused=False, label=None):
+def attrs_of(spec=None, image_id=IMAGE_ID, running=True, paused=False, label=None):
+    spec = SPEC if spec is None else spec
     return {"Image": image_id, "Config": {"Labels": {S.LABEL_CONFIG: label or S.config_hash(spec)}},
             "State": {"Running": running, "Paused": paused, "Pid": 42 if running else 0}}
 
