@@ -1,0 +1,342 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: probes
+short_description: Run named probes (commands in running containers) all at once
+version_added: 0.2.0
+description:
+  - Runs each probe of O(probes) - a C(docker exec) of an argv in a running container, or a short sequence of
+    them - in a thread of its own, all at once, so that a lab's checks take as long as the slowest one instead of
+    the sum of all, in one module call.
+  - A probe may wait for a condition (O(probes[].until) - an exit code and patterns in its output), repeating its
+    exec until the condition holds or a timeout passes, for what converges by itself (an OSPF adjacency, a
+    security association, a registration); and may wait for other probes to have succeeded (O(probes[].after)).
+  - Every probe's exit code, output and duration are returned, whether it succeeded or not. The module fails only
+    on a bad probe list (all problems at once, each naming its probe); what a probe's result means is the
+    caller's to judge (a refused wrong password is the lab working).
+  - The module changes no Docker object and always reports C(changed=false). What the commands do inside the
+    containers is theirs; a check's commands should only look.
+author:
+  - vnet.lab developers (!UNKNOWN)
+requirements:
+  - The Docker SDK for Python.
+extends_documentation_fragment:
+  - vnet.lab.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Probes are read-only, so they run in check mode as well and return the same results.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  probes:
+    description: The probes, run at once; their names are the keys of RV(probes).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: The probe's name, unique in the list.
+        type: str
+        required: true
+      container:
+        description: Name or ID of the running container to run O(probes[].argv) in. Not with O(probes[].steps).
+        type: str
+      argv:
+        description: The command and its arguments (no shell unless given one). Not with O(probes[].steps).
+        type: list
+        elements: str
+      stdin:
+        description:
+          - Text written to the command's standard input, which is then closed (for a client driven by a script,
+            such as C(lftp)). Written whole before the output is read, so keep it short.
+          - A password in it is best listed in O(secrets) as well.
+        type: str
+      detach:
+        description:
+          - Start the command and leave it running (a capture that a later probe or step stops). It then has no
+            output and no exit code, and cannot wait with O(probes[].until).
+        type: bool
+        default: false
+      until:
+        description:
+          - Repeat the exec until its exit code is O(probes[].until.rc) and each of O(probes[].until.patterns) is
+            found in its standard output, every O(probes[].until.interval) seconds for at most
+            O(probes[].until.timeout) seconds. The last attempt is returned.
+        type: dict
+        suboptions:
+          rc:
+            description: The exit code waited for.
+            type: int
+            default: 0
+          patterns:
+            description: Regular expressions (Python, multi-line) that the standard output must hold.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              regex:
+                description: The expression.
+                type: str
+                required: true
+              min:
+                description: How many times it must be found at least.
+                type: int
+                default: 1
+          timeout:
+            description: Seconds to keep trying.
+            type: float
+            default: 20
+          interval:
+            description: Seconds between two attempts.
+            type: float
+            default: 0.5
+      steps:
+        description:
+          - A sequence of execs instead of one, each as a probe's; it stops at the first step that fails. The probe
+            returns its last step's result, and all of them under RV(probes.steps).
+        type: list
+        elements: dict
+        suboptions:
+          container:
+            description: As O(probes[].container).
+            type: str
+            required: true
+          argv:
+            description: As O(probes[].argv).
+            type: list
+            elements: str
+            required: true
+          stdin:
+            description: As O(probes[].stdin).
+            type: str
+          detach:
+            description: As O(probes[].detach).
+            type: bool
+            default: false
+          until:
+            description: As O(probes[].until).
+            type: dict
+            suboptions:
+              rc:
+                description: As O(probes[].until.rc).
+                type: int
+                default: 0
+              patterns:
+                description: As O(probes[].until.patterns).
+                type: list
+                elements: dict
+                default: []
+                suboptions:
+                  regex:
+                    description: The expression.
+                    type: str
+                    required: true
+                  min:
+                    description: How many times it must be found at least.
+                    type: int
+                    default: 1
+              timeout:
+                description: As O(probes[].until.timeout).
+                type: float
+                default: 20
+              interval:
+                description: As O(probes[].until.interval).
+                type: float
+                default: 0.5
+      after:
+        description:
+          - Names of probes that must have ended, successfully, before this one starts. A probe whose predecessor
+            failed is not run (its result says so).
+        type: list
+        elements: str
+        default: []
+  secrets:
+    description:
+      - Texts (passwords) that must never be shown - they are masked wherever they appear in the results, such as
+        a client's debug output.
+    type: list
+    elements: str
+    default: []
+  timeout:
+    description: Seconds the Docker API may stay silent - the longest a single exec may run without output.
+    type: float
+    default: 60
+  docker_host:
+    description: Docker daemon to talk to; defaults to the environment (E(DOCKER_HOST)), else the local socket.
+    type: str
+notes:
+  - A probe succeeds (RV(probes.ok)) when its exec ran and exited 0, or as O(probes[].until) wants; a detached exec
+    when it was started; a sequence when every step did.
+  - A Docker error (no such container, container stopped) is the probe's RV(probes.error), not the module's failure.
+seealso:
+  - module: community.docker.docker_container_exec
+"""
+
+EXAMPLES = r"""
+- name: Wait for the routers' adjacencies and read the clients' leases, at once
+  vnet.lab.probes:
+    probes:
+      - name: ospf rpi1
+        container: pilab-rpi1-ospf
+        argv: [vtysh, -c, show ip ospf neighbor json]
+        until:
+          patterns:
+            - {regex: '"state":\s*"Full', min: 1}
+          timeout: 20
+      - name: lease client1
+        container: pilab-client1-client
+        argv: [ip, -4, -o, address, show, dev, eth0]
+  register: waited
+
+- name: Log in to FTP with a password kept out of the output
+  vnet.lab.probes:
+    probes:
+      - name: ftp
+        container: pilab-client1-client
+        argv: [lftp]
+        stdin: |
+          open -u "student,{{ ftp_password }}" ftp.pilab.test
+          cls -1
+    secrets: ["{{ ftp_password }}"]
+  register: ftp
+
+- name: Capture while a call is made, then read the capture
+  vnet.lab.probes:
+    probes:
+      - name: capture
+        steps:
+          - {container: pilab-rpi1-voipprobe, argv: [tshark, -q, -i, any, -w, /tmp/call.pcapng], detach: true}
+          - container: pilab-rpi1-voipprobe
+            argv: [test, -s, /tmp/call.pcapng]
+            until: {timeout: 10, interval: 0.1}
+      - name: call
+        after: [capture]
+        container: pilab-client1-phone2001
+        argv: [sh, -c, "vnet-baresip-ctl 5071 dial sip:2002@192.168.0.6 && sleep 8"]
+"""
+
+RETURN = r"""
+probes:
+  description: Each probe's result, by name, in the order given.
+  returned: always
+  type: dict
+  contains:
+    ok:
+      description: Whether the probe succeeded (see the notes).
+      type: bool
+    rc:
+      description: Exit code of its (last) exec; V(null) when it did not run or was detached.
+      type: int
+      sample: 0
+    stdout:
+      description: Its standard output.
+      type: str
+    stderr:
+      description: Its standard error.
+      type: str
+    error:
+      description: Why it could not run (a Docker error, or a predecessor that failed); V(null) when it ran.
+      type: str
+    skipped:
+      description: Whether it was not run because a probe of O(probes[].after) failed.
+      type: bool
+    attempts:
+      description: How many execs it took (more than one with O(probes[].until)).
+      type: int
+    duration:
+      description: Seconds from its start to its end.
+      type: float
+      sample: 0.142
+    steps:
+      description: The result of each step that ran, for a probe with O(probes[].steps).
+      type: list
+      elements: dict
+      returned: for a probe with steps
+duration:
+  description: Seconds the whole set took.
+  returned: always
+  type: float
+  sample: 1.52
+"""
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.vnet.lab.plugins.module_utils._probes import ProbeError, Runner
+
+try:
+    import docker
+    from docker.errors import DockerException
+except ImportError:
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+else:
+    DOCKER_IMPORT_ERROR = None
+
+UNTIL_OPTIONS = dict(
+    rc=dict(type="int", default=0),
+    patterns=dict(type="list", elements="dict", default=[], options=dict(
+        regex=dict(type="str", required=True),
+        min=dict(type="int", default=1),
+    )),
+    timeout=dict(type="float", default=20),
+    interval=dict(type="float", default=0.5),
+)
+
+STEP_OPTIONS = dict(
+    container=dict(type="str", required=True),
+    argv=dict(type="list", elements="str", required=True),
+    stdin=dict(type="str"),
+    detach=dict(type="bool", default=False),
+    until=dict(type="dict", options=UNTIL_OPTIONS),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            probes=dict(type="list", elements="dict", required=True, options=dict(
+                name=dict(type="str", required=True),
+                container=dict(type="str"),
+                argv=dict(type="list", elements="str"),
+                stdin=dict(type="str"),
+                detach=dict(type="bool", default=False),
+                until=dict(type="dict", options=UNTIL_OPTIONS),
+                steps=dict(type="list", elements="dict", options=STEP_OPTIONS),
+                after=dict(type="list", elements="str", default=[]),
+            )),
+            secrets=dict(type="list", elements="str", default=[], no_log=True),
+            timeout=dict(type="float", default=60),
+            docker_host=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if DOCKER_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    params = module.params
+    started = time.monotonic()
+    try:
+        # One connection per probe: they all run at once.
+        options = dict(version="auto", timeout=params["timeout"], max_pool_size=max(len(params["probes"]), 1))
+        if params["docker_host"]:
+            client = docker.DockerClient(base_url=params["docker_host"], **options)
+        else:
+            client = docker.from_env(**options)
+        results = Runner(client).run(params["probes"])
+    except ProbeError as exc:
+        module.fail_json(msg=str(exc))
+    except DockerException as exc:
+        module.fail_json(msg="Docker: %s" % exc, exception=traceback.format_exc())
+    module.exit_json(changed=False, probes=results, duration=round(time.monotonic() - started, 3))
+
+
+if __name__ == "__main__":
+    main()
