@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -257,6 +258,7 @@ class FakeAPI:
         self.volumes_ = {}
         self.calls = []
         self.exec_codes = {}
+        self.exec_ids = itertools.count(1)
         self.exec_output = {}
         self.execs = {}
         self.never_ready = set()
@@ -361,7 +363,7 @@ class FakeAPI:
 
     def exec_create(self, name, argv):
         self._name(name)
-        exec_id = "exec-%d" % (len(self.execs) + 1)
+        exec_id = "exec-%d" % next(self.exec_ids)   # threads of converge_all create execs at once
         self.execs[exec_id] = (name, tuple(argv))
         self.calls.append(("exec", name, tuple(argv)))
         return {"Id": exec_id}
@@ -970,8 +972,9 @@ def test_converge_all_reports_what_was_applied_before_a_failure(engine, tmp_path
     engine.api.exec_codes[("reload-it",)] = [1]
     engine.api.exec_output[("reload-it",)] = b"no daemon"
     services = [params("s1", tmp_path / "s1", content="a = 2\n"), params("s2", tmp_path / "s2", content="a = 2\n")]
+    # One worker: the fake engine is not thread-safe, and this test is about what is reported.
     with pytest.raises(S.ServiceError) as raised:
-        S.converge_all(engine, services)
+        S.converge_all(engine, services, workers=1)
     assert raised.value.errors == ["s1: reload-it in tsvc-s1 failed (exit 1):\nno daemon",
                                    "s2: reload-it in tsvc-s2 failed (exit 1):\nno daemon"]
     assert {n: m.actions for n, m in raised.value.managers.items()} == {
