@@ -35,7 +35,7 @@ sanity: venv
 	VENV=$(VENV) scripts/sanity.sh
 
 pytest: venv engine base-image
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --durations=15
 
 venv: $(STAMP) .collections/ansible_collections/vnet/lab .collections/mitogen
 
