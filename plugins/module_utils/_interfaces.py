@@ -47,11 +47,41 @@ import copy
 import ipaddress
 import json
 import subprocess
+import sys
 
 IFNAMSIZ = 15
 FORWARDING_SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
 # Errors that mean "already gone": a deletion the kernel did on its own in the meantime.
 GONE = ("No such process", "Cannot assign requested address", "Cannot find device")
+
+# Run in the namespace (python -c) once addresses were added to an interface: after a node's
+# restart or a reconnection its interfaces have new MAC addresses, and its neighbours would keep
+# sending to the old ones (IPv6: seconds of STALE/DELAY/PROBE; IPv4: until the entry expires).
+# One gratuitous ARP per IPv4 address, one unsolicited neighbour advertisement (override flag) per
+# IPv6 one. Best effort: without CAP_NET_RAW it says why on stderr and exits 0, the neighbours'
+# own probing recovers. Arguments: interface, its MAC address, 1 if the node routes, addresses.
+ANNOUNCE = r"""
+import socket, struct, sys
+ifname, mac, router = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), sys.argv[3] == "1"
+try:
+    index = socket.if_nametoindex(ifname)
+    for address in sys.argv[4:]:
+        if ":" not in address:
+            ip = socket.inet_aton(address)
+            arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + bytes(6) + ip
+            with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+                sock.bind((ifname, 0))
+                sock.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+        else:
+            flags = 0x20000000 | (0x80000000 if router else 0)
+            message = struct.pack("!BBHI", 136, 0, 0, flags) + socket.inet_pton(socket.AF_INET6, address)
+            with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as sock:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+                sock.bind((address, 0, 0, index))
+                sock.sendto(message + b"\x02\x01" + mac, ("ff02::1", 0, 0, index))
+except OSError as exc:
+    sys.stderr.write("cannot announce on %s: %s\n" % (ifname, exc))
+"""
 
 
 class InterfacesError(Exception):
@@ -275,6 +305,7 @@ def parse_links(addr_json):
             "up": "UP" in (entry.get("flags") or []),
             "mtu": entry.get("mtu"),
             "kind": (entry.get("linkinfo") or {}).get("info_kind"),
+            "mac": entry.get("address") if entry.get("link_type") == "ether" else None,
             "addresses": addresses,
             "ipv6_disabled": None,
         })
@@ -511,7 +542,7 @@ def _apply_address_model(state, link, remove, add):
         link["addresses"].append({"address": address, "family": family, "scope": "global"})
 
 
-def _address_actions(link, remove, add):
+def _address_actions(link, remove, add, router=False):
     name = link["name"]
     actions = []
     for entry in remove:
@@ -523,6 +554,11 @@ def _address_actions(link, remove, add):
         if ipaddress.ip_interface(address).version == 6:
             command.append("nodad")
         actions.append(_action("add address %s to %s" % (address, name), [command]))
+    if add and link.get("mac"):
+        # Tell the neighbours which MAC address is behind the new addresses (part of the last add).
+        actions[-1]["commands"].append(
+            [sys.executable, "-c", ANNOUNCE, name, link["mac"], "1" if router else "0"]
+            + [ipaddress.ip_interface(a).ip.compressed for a in add])
     return actions
 
 
@@ -549,14 +585,14 @@ def address_phase(state, netplan):
                       and a["address"].split("/")[0] == entry["placeholder"]]
             present = {a["address"] for a in link["addresses"]}
             add = [w for w in entry["secondary"] if w not in present]
-            actions += _address_actions(link, remove, add)
+            actions += _address_actions(link, remove, add, netplan["forwarding"])
             _apply_address_model(new, link, remove, add)
             continue
         # Service addresses (secondary) come after the interface's own: the first added is primary.
         wanted = [w for w in (entry["ipv4"], entry["ipv6"]) if w] + entry["secondary"]
         remove, add = _address_changes(link, wanted, keep=lambda address: False)
         actions += _enable_ipv6(link, wanted)
-        actions += _address_actions(link, remove, add)
+        actions += _address_actions(link, remove, add, netplan["forwarding"])
         _apply_address_model(new, link, remove, add)
 
     loopback = _link(new, "lo")

@@ -113,31 +113,6 @@ class NodesError(Exception):
         super().__init__("\n".join(self.errors))
 
 
-# Run inside a node's namespace (nsenter) after a live reconnection: Docker gives the new interface
-# a new MAC address, and the neighbours' caches would keep the old one for up to a minute. One
-# gratuitous ARP per IPv4 address, one unsolicited neighbour advertisement (override) per IPv6 one.
-# Arguments: interface, its MAC address, 1 if the node routes, addresses.
-ANNOUNCE = r"""
-import socket, struct, sys
-ifname, mac, router = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), sys.argv[3] == "1"
-index = socket.if_nametoindex(ifname)
-for address in sys.argv[4:]:
-    if ":" not in address:
-        ip = socket.inet_aton(address)
-        arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + ip + bytes(6) + ip
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
-            sock.bind((ifname, 0))
-            sock.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
-    else:
-        flags = 0x20000000 | (0x80000000 if router else 0)
-        message = struct.pack("!BBHI", 136, 0, 0, flags) + socket.inet_pton(socket.AF_INET6, address)
-        with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as sock:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
-            sock.bind((address, 0, 0, index))
-            sock.sendto(message + b"\x02\x01" + mac, ("ff02::1", 0, 0, index))
-"""
-
-
 # ---------------------------------------------------------------------------------------------
 # Pure functions: wanted containers, hashes, comparisons, decisions
 
@@ -626,7 +601,7 @@ class Nodes:
             addresses = [a.split("/")[0] for a in [entry.get("ipv4"), entry.get("ipv6")]
                          + list(entry.get("secondary") or []) if a]
             if addresses and macs.get(ifname):
-                command = [sys.executable, "-c", ANNOUNCE, ifname, macs[ifname],
+                command = [sys.executable, "-c", _interfaces.ANNOUNCE, ifname, macs[ifname],
                            "1" if work["netplan"].get("forwarding") else "0"] + addresses
                 rc, dummy, err = runner.run(command)
                 if rc != 0:

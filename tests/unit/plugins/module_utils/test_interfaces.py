@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -22,13 +24,15 @@ def addr(local, prefixlen, scope="global"):
 
 def link(index, name, addresses, mtu=1500, up=True, kind="veth"):
     flags = ["BROADCAST", "MULTICAST"] + (["UP", "LOWER_UP"] if up else [])
-    entry = {"ifindex": index, "ifname": name, "flags": flags, "mtu": mtu, "addr_info": addresses}
+    entry = {"ifindex": index, "ifname": name, "flags": flags, "mtu": mtu, "addr_info": addresses,
+             "link_type": "ether", "address": "02:42:64:40:00:%02x" % index}
     if kind:
         entry["linkinfo"] = {"info_kind": kind}
     return entry
 
 
 LO = {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "mtu": 65536,
+      "link_type": "loopback", "address": "00:00:00:00:00:00",
       "addr_info": [addr("127.0.0.1", 8, "host"), addr("::1", 128, "host")]}
 
 
@@ -152,6 +156,7 @@ def test_parse_links_and_routes():
     state = state_of(*fresh_docker())
     eth0 = state["links"][1]
     assert eth0 == {"name": "eth0", "index": 20, "up": True, "mtu": 1500, "kind": "veth",
+                    "mac": "02:42:64:40:00:14",
                     "addresses": [{"address": "100.64.0.2/24", "family": 4, "scope": "global"},
                                   {"address": "fe80::42:64ff:fe40:2/64", "family": 6, "scope": "link"}],
                     "ipv6_disabled": False}
@@ -180,8 +185,17 @@ def test_fresh_container_commands():
         ["ip", "link", "set", "dev", "eth0", "down"],
         ["ip", "link", "set", "dev", "eth0", "name", "eth1"],
         ["ip", "link", "set", "dev", "eth1", "up"]]
+    # The last address added to a link carries the announcement of all the link's new addresses.
+    assert by_text["add address 192.168.1.1/24 to eth1"]["commands"] == [
+        ["ip", "addr", "replace", "192.168.1.1/24", "dev", "eth1"]]
     assert by_text["add address 2001:db8:1::1/64 to eth1"]["commands"] == [
-        ["ip", "addr", "replace", "2001:db8:1::1/64", "dev", "eth1", "nodad"]]
+        ["ip", "addr", "replace", "2001:db8:1::1/64", "dev", "eth1", "nodad"],
+        [sys.executable, "-c", I.ANNOUNCE, "eth1", "02:42:64:40:00:14", "1", "192.168.1.1", "2001:db8:1::1"]]
+    assert by_text["add address 192.168.1.1/24 to eth2"]["commands"][1][3:] == [
+        "eth2", "02:42:64:40:00:16", "1", "192.168.1.1"]
+    # Nothing to tell about lo.
+    assert by_text["add address 10.0.0.1/32 to lo"]["commands"] == [
+        ["ip", "addr", "replace", "10.0.0.1/32", "dev", "lo"]]
     assert by_text["add route ::/0 via 2001:db8:1::fe"]["commands"] == [
         ["ip", "-6", "route", "replace", "::/0", "via", "2001:db8:1::fe", "proto", "static"]]
     assert by_text["set net.ipv6.conf.all.forwarding to 1 (was 0)"]["sysctl"] == (
@@ -526,3 +540,11 @@ def test_routes_of_interfaces_outside_the_plan_are_left_alone():
     ]
     actions = plan_all(state_of(addrs, routes4, routes6, sysctls), PLAN)[0]
     assert [a["text"] for a in actions] == []
+
+
+def test_announce_script_is_best_effort():
+    """Without the right to send raw packets (or on a vanished link) it says why and exits 0."""
+    result = subprocess.run([sys.executable, "-c", I.ANNOUNCE, "vnet-no-such0", "02:00:00:00:00:01", "0",
+                             "192.0.2.1", "2001:db8::1"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "cannot announce on vnet-no-such0" in result.stderr
