@@ -40,3 +40,16 @@ def pytest_runtest_makereport(item, call):
         return None
     return pytest.TestReport.from_item_and_call(item, pytest.CallInfo.from_call(
         lambda: pytest.fail("skipped in CI, where it must run: %s" % reason, pytrace=False), call.when))
+
+
+def pytest_collection_modifyitems(items):
+    """Groups for ``pytest -n N --dist loadgroup`` (make pytest): a test file's tests share its
+    module-scoped labs, so they stay on one worker; each molecule scenario is a group of its own."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        if item.get_closest_marker("molecule"):
+            group = item.nodeid
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -218,6 +218,7 @@ def restart_daemon():
 
 # --- the test -----------------------------------------------------------------------------------
 
+@pytest.mark.exclusive
 def test_lab_life(tmp_path, engine, labs):
     (a, b), state_dir = (labs[0]["a"], labs[0]["b"]), labs[1]
 
