@@ -229,9 +229,11 @@ def write_record(path, record):
 
 
 def compare(client, lab, state_dir, inputs, runner_for=None):
-    """(current, reasons, snapshot)."""
-    snap = snapshot(client, lab, state_dir)
+    """(current, reasons, snapshot); no snapshot (None) when there is no record to compare with."""
     record = read_record(record_path(state_dir, lab))
+    if not record or record.get("inputs") != inputs:
+        return False, differences(record, None, inputs), None
+    snap = snapshot(client, lab, state_dir)
     reasons = differences(record, snap, inputs)
     if not reasons:
         reasons = interface_differences(snap, state_dir, runner_for)

@@ -219,3 +219,16 @@ def test_fingerprint_follows_the_data_and_the_collection(tmp_path, monkeypatch):
     assert F.collection_digest(str(tmp_path)) == first
     (tmp_path / "roles/x/tasks/main.yml").write_text("---\n# changed\n")
     assert F.collection_digest(str(tmp_path)) != first
+
+
+def test_compare_without_a_usable_record_reads_nothing(tmp_path):
+    class Untouchable:
+        @property
+        def api(self):
+            raise AssertionError("the engine was read")
+
+    assert C.compare(Untouchable(), LAB, str(tmp_path), "digest1") == (
+        False, ["no record of a converged run"], None)
+    C.write_record(C.record_path(str(tmp_path), LAB), {"format": C.FORMAT, "inputs": "digest0"})
+    assert C.compare(Untouchable(), LAB, str(tmp_path), "digest1")[1] == [
+        "the inputs changed (plan, variables or the collection)"]
