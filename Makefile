@@ -8,12 +8,14 @@ STAMP := $(VENV)/.installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab down inspect verify test lint sanity pytest venv engine base-image bench clean
+.PHONY: lab down inspect verify measure test test-faults lint sanity pytest venv engine base-image bench clean
 
-## The full lab on this machine (emulated boards on the local Docker engine), then its report.
+## The full lab on this machine (emulated boards on the local Docker engine), then its checks and
+## its report (measure.yml: a bounded traffic phase, docs/evaluation.md), timed from lab_up's start.
 lab: venv engine base-image
-	$(BIN)/ansible-playbook playbooks/lab_up.yml
-	$(BIN)/ansible-playbook playbooks/verify.yml
+	started=$$(date +%s.%N); \
+	$(BIN)/ansible-playbook playbooks/lab_up.yml; \
+	$(BIN)/ansible-playbook playbooks/verify.yml playbooks/measure.yml -e vnet_measure_lab_up_started=$$started
 
 down: venv engine
 	$(BIN)/ansible-playbook playbooks/lab_down.yml
@@ -23,6 +25,9 @@ inspect: venv engine
 
 verify: venv engine
 	$(BIN)/ansible-playbook playbooks/verify.yml
+
+measure: venv engine
+	$(BIN)/ansible-playbook playbooks/measure.yml
 
 ## Everything: linters, ansible-test sanity, unit, integration and molecule tests.
 test: venv engine base-image lint sanity pytest
@@ -34,8 +39,18 @@ lint: venv
 sanity: venv
 	VENV=$(VENV) scripts/sanity.sh
 
+# Tests wait on the engine and on Ansible more than on the CPU: PYTEST_WORKERS of them at once
+# (a test file, or a molecule scenario, stays on one worker); then, alone, the tests marked
+# `exclusive` (they may restart the Docker daemon).
+PYTEST_WORKERS ?= 3
 pytest: venv engine base-image
-	$(BIN)/pytest tests --durations=15
+	$(BIN)/pytest tests -m "not exclusive and not faults" -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest tests -m "exclusive and not faults" --durations=5
+
+## The fault-injection tests (kills, restarts, a daemon restart and a reboot stand-in when
+## VNET_TEST_DAEMON_RESTART=1): their own target, which CI runs after `make test`.
+test-faults: venv engine base-image
+	$(BIN)/pytest tests -m faults --durations=10
 
 venv: $(STAMP) .collections/ansible_collections/vnet/lab .collections/mitogen
 

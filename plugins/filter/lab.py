@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters that turn a lab's plan into Docker parameters, an inspect table and a picture.
+"""Filters that turn a lab's plan into an inspect table, a picture, and the lists the playbooks walk.
 
 Each filter is documented in the YAML file of its name beside this one.
 """
@@ -27,8 +27,6 @@ def inspect_table(plan, states=None):
 class FilterModule:
     def filters(self):
         return {
-            "node_networks": _wrap(_lab.node_networks),
-            "node_sysctls": _wrap(_lab.node_sysctls),
             "inspect_table": _wrap(inspect_table),
             "topology_dot": _wrap(_lab.topology_dot),
             "node_states": _wrap(_lab.node_states),

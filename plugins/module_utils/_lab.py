@@ -8,6 +8,14 @@ declarative and unit tests call these functions without Docker or Ansible.
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
+
+# The one root of every lab's files on a target: plans, service configurations, secrets, PKI,
+# reports; <STATE_ROOT>/<lab> is what taking a lab down removes. The variable
+# vnet_lab_state_root (lookup vnet.lab.state_dir) replaces it for every role and playbook at once.
+STATE_ROOT = "/var/lib/vnet/labs"
+
 # Per node kind: what the node's container needs from Docker. Kinds are a table, not if/elif.
 KIND_SYSCTLS = {
     "router": {
@@ -23,6 +31,44 @@ KIND_SYSCTLS = {
         "net.ipv6.conf.default.disable_ipv6": "0",
     },
 }
+
+
+def prefix_of(text):
+    """An IP prefix of the plan as an ``ipaddress`` network, or None."""
+    try:
+        return ipaddress.ip_network(str(text), strict=False) if text else None
+    except ValueError:
+        return None
+
+
+def placeholder_clashes(segments, pool):
+    """Segments whose IPv4 prefix overlaps the placeholder pool, one line each."""
+    try:
+        pool_net = ipaddress.IPv4Network(pool)
+    except ValueError:
+        return []
+    lines = []
+    for name in sorted(segments or {}):
+        prefix = prefix_of((segments[name] or {}).get("ipv4"))
+        if prefix is not None and prefix.version == 4 and prefix.overlaps(pool_net):
+            lines.append("segment %s: prefix %s overlaps the placeholder pool %s, from which every lab"
+                         " segment's Docker network takes its placeholder subnet: give the segment"
+                         " another prefix, or the lab another pool (topology_placeholder_pool)"
+                         % (name, prefix, pool_net))
+    return lines
+
+
+def state_dir(root, *parts):
+    """``root`` joined with ``parts``: an absolute path on the target that stays under ``root``."""
+    root = root or STATE_ROOT
+    if not isinstance(root, str) or not posixpath.isabs(root):
+        raise ValueError("the state root must be an absolute path, not %r" % (root,))
+    for part in parts:
+        if not isinstance(part, str) or not part or part.startswith("/") \
+                or any(name in ("", ".", "..") for name in part.split("/")):
+            raise ValueError("%r is not a relative path inside the state root (parts: %s)"
+                             % (part, ", ".join(repr(p) for p in parts)))
+    return posixpath.join(posixpath.normpath(root), *parts)
 
 
 def container_name(lab, node, service=None):

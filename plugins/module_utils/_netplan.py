@@ -15,7 +15,13 @@ Rules:
 * hosts get a default route per address family from ``gateway`` (``0.0.0.0/0`` and ``::/0``),
   then the plan's routes (a plan route to a default already given by the gateway is dropped);
 * routers get the plan's routes only, and forward; hosts do not forward;
-* a node without loopback addresses (hosts) gets ``{ipv4: null, ipv6: null}``.
+* a node without loopback addresses (hosts) gets ``{ipv4: null, ipv6: null}``;
+* in a lab with a ``dns`` service, every node without a DHCP interface gets
+  ``dns: {servers: [...], search: [domain]}`` (the IPv4 address of each dns service, as DHCP hands
+  them out to the others, whose DHCP client writes the file): the node's entrypoint writes it
+  to ``/etc/resolv.conf``, which the containers in its namespace share, so a node or host with
+  static addresses asks the lab's server, not Docker's resolver (127.0.0.11). Without a dns
+  service the key is absent and Docker's file is left alone.
 
 Errors are collected, then raised together as one ``NetplanError`` whose lines name the node,
 the interface and the segment.
@@ -32,6 +38,8 @@ Example (router ``r1`` on a /30 to ``r2``)::
 from __future__ import annotations
 
 import ipaddress
+
+from ansible_collections.vnet.lab.plugins.module_utils._dhcp import dns_servers
 
 DEFAULT_DST = {"ipv4": "0.0.0.0/0", "ipv6": "::/0"}
 
@@ -123,9 +131,14 @@ def node_netplan(plan, node_name, segments=None):
         raise NetplanError(errors)
 
     loopback = node.get("loopback") or {}
-    return {
+    netplan = {
         "interfaces": interfaces,
         "loopback": {"ipv4": loopback.get("ipv4"), "ipv6": loopback.get("ipv6")},
         "routes": routes,
         "forwarding": kind == "router",
     }
+    servers = dns_servers(plan)
+    # A node with a DHCP interface has its resolver from its lease (the client writes the file).
+    if servers and not any(entry["dhcp"] for entry in interfaces.values()):
+        netplan["dns"] = {"servers": servers, "search": [plan["domain"]] if plan.get("domain") else []}
+    return netplan

@@ -9,12 +9,13 @@ runs, as the container's command::
 It reads the node network plan (default ``/etc/vnet/netplan.json``, the format of
 ``vnet.lab.node_netplan``), waits until every planned interface is present (Docker attaches a
 container's networks one by one; each is recognised by its planned name or its placeholder
-address), applies the plan in the container's own namespace, prints one line per action, then
+address), applies the plan in the container's own namespace, writes ``/etc/resolv.conf`` when the
+plan names the lab's DNS servers (``dns``), prints one line per action, then
 replaces itself with COMMAND when one is given (e.g. ``sleep infinity``). It exits with status 1
 and a message naming the interface or command when it cannot.
 
 The container needs NET_ADMIN, and the sysctls it cannot write itself (``/proc/sys`` is
-read-only in a container): forwarding and ``disable_ipv6=0``, see ``vnet.lab.node_sysctls``.
+read-only in a container): forwarding and ``disable_ipv6=0``, see ``_lab.node_sysctls``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,38 @@ except ImportError:
     import _interfaces
 
 DEFAULT_PLAN = "/etc/vnet/netplan.json"
+RESOLV_CONF = "/etc/resolv.conf"
 PREFIX = "vnet-node-init"
+
+
+def resolver_text(netplan):
+    """``/etc/resolv.conf`` for the plan's ``dns`` (the lab's DNS service); None when it has none."""
+    dns = netplan.get("dns") or {}
+    if not dns.get("servers"):
+        return None
+    lines = ["# Written by %s from the node's network plan: the lab's DNS service." % PREFIX]
+    if dns.get("search"):
+        lines.append("search %s" % " ".join(dns["search"]))
+    lines += ["nameserver %s" % server for server in dns["servers"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_resolver(netplan, path=RESOLV_CONF):
+    """Write the resolver file when the plan has one and it differs; return the action text or None.
+
+    Docker bind-mounts the file: it is rewritten in place, never replaced."""
+    text = resolver_text(netplan)
+    if text is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return None
+    except OSError:
+        pass
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return "resolver %s in %s" % (", ".join(netplan["dns"]["servers"]), path)
 
 
 def wait_for_interfaces(runner, netplan, timeout, interval=0.2, clock=time.monotonic, sleep=time.sleep):
@@ -61,8 +93,8 @@ def parse_args(argv):
     return args
 
 
-def run(argv, runner=None, out=sys.stdout, err=sys.stderr):
-    """Apply the plan; return the exit status (does not exec)."""
+def run(argv, runner=None, out=sys.stdout, err=sys.stderr, resolv_conf=RESOLV_CONF):
+    """Apply the plan (and the resolver file); return the exit status (does not exec)."""
     args = parse_args(argv)
     runner = runner or _interfaces.Runner()
     try:
@@ -81,10 +113,18 @@ def run(argv, runner=None, out=sys.stdout, err=sys.stderr):
     except _interfaces.InterfacesError as exc:
         err.write("%s: %s\n" % (PREFIX, exc))
         return 1
-    for text in result["actions"]:
+    actions = list(result["actions"])
+    try:
+        written = write_resolver(netplan, resolv_conf)
+    except OSError as exc:
+        err.write("%s: cannot write %s: %s\n" % (PREFIX, resolv_conf, exc))
+        return 1
+    if written:
+        actions.append(written)
+    for text in actions:
         out.write("%s: %s\n" % (PREFIX, text))
     out.write("%s: network plan applied in %.2f s (%d actions)\n"
-              % (PREFIX, time.monotonic() - started, len(result["actions"])))
+              % (PREFIX, time.monotonic() - started, len(actions)))
     out.flush()
     return 0
 

@@ -72,6 +72,7 @@ from ansible_collections.vnet.lab.plugins.module_utils._lab import (
     node_sysctls,
 )
 from ansible_collections.vnet.lab.plugins.module_utils._netplan import NetplanError, node_netplan
+from ansible_collections.vnet.lab.plugins.module_utils._node_init import resolver_text
 
 try:
     from docker.errors import APIError, NotFound
@@ -156,13 +157,16 @@ def validate(lab, plan, image, capabilities, restart_policy, ready_timeout):
     return errors
 
 
-def wanted_container(lab, node, plan, segments, image, capabilities, restart_policy, state_dir):
-    """The container of ``node`` as wanted: plain data, the input of create and of the hash."""
+def wanted_container(lab, node, plan, segments, image, capabilities, restart_policy, state_dir, log_options=None):
+    """The container of ``node`` as wanted: plain data, the input of create and of the hash.
+
+    ``log_options``: options of Docker's json-file log (``max-size``, ``max-file``); none leaves
+    the engine's default (and the hash as it was without this option)."""
     networks = node_networks(plan, node, segments)
     for network, ifname in zip(networks, sorted(plan["nodes"][node]["interfaces"])):
         network["interface"] = ifname
     kind = plan["nodes"][node]["kind"]
-    return {
+    wanted = {
         "name": container_name(lab, node),
         "node": node,
         "hostname": node,
@@ -180,6 +184,9 @@ def wanted_container(lab, node, plan, segments, image, capabilities, restart_pol
         "labels": {LABEL_LAB: lab, LABEL_NODE: node, LABEL_KIND: kind},
         "restart_policy": restart_policy,
     }
+    if log_options:
+        wanted["log_options"] = {str(key): str(value) for key, value in sorted(log_options.items())}
+    return wanted
 
 
 def config_hash(wanted):
@@ -441,11 +448,13 @@ class Nodes:
         self._act(work["node"], create_text(wanted, work["image_id"]))
         if self.check_mode:
             return
+        # The engine's default log configuration unless options are given (as before they existed).
+        logging = {"log_config": {"Type": "json-file", "Config": wanted["log_options"]}} if wanted.get("log_options") else {}
         host_config = api.create_host_config(
             init=True, cap_add=wanted["cap_add"], cap_drop=wanted["cap_drop"],
             sysctls=wanted["sysctls"], binds=wanted["binds"], tmpfs=wanted["tmpfs"],
             restart_policy={"Name": wanted["restart_policy"]},
-            network_mode=networks[0]["name"] if networks else "none")
+            network_mode=networks[0]["name"] if networks else "none", **logging)
         networking_config = None
         if networks:
             networking_config = api.create_networking_config({
@@ -609,7 +618,8 @@ class Nodes:
                                      % (work["node"], ", ".join(addresses), ifname, err.strip()))
 
     # -- states
-    def present(self, plan, segments, image, capabilities, restart_policy, state_dir, ready_timeout):
+    def present(self, plan, segments, image, capabilities, restart_policy, state_dir, ready_timeout,
+                log_options=None):
         """Returns (changed, nodes, diff); ``self.actions`` holds what was done per node."""
         plan = plan or {}
         self.state_dir = state_dir
@@ -623,7 +633,7 @@ class Nodes:
             try:
                 netplan = node_netplan(plan, node, segments)
                 wanted = wanted_container(self.lab, node, plan, segments, image, capabilities,
-                                          restart_policy, state_dir)
+                                          restart_policy, state_dir, log_options)
             except NetplanError as exc:
                 errors += exc.errors
                 continue
@@ -747,11 +757,25 @@ class Nodes:
             work["final"] = work["attrs"] if decision["op"] == "update" and not decision["start"] else None
             if work["final"] is not None and container_state(work["attrs"]) in ("running", "paused"):
                 self._converge(work)
+                self._resolver(work)
             return
         attrs = self._wait_ready(work)
         work["attrs"] = attrs
         work["final"] = attrs
         self._converge(work)
+        self._resolver(work)
+
+    def _resolver(self, work):
+        """The node's resolver file (the lab's DNS servers), as its entrypoint writes it at each start:
+        rewritten in place here when a running node's plan changed it."""
+        text = resolver_text(work["netplan"])
+        path = (work["attrs"] or {}).get("ResolvConfPath")
+        if text is None or not path or read_text(path) == text:
+            return
+        self._act(work["node"], "write %s (the lab's DNS servers)" % path)
+        if not self.check_mode:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
 
     def absent(self, state_dir=None, keep_volumes=True):
         """Remove every container of the lab (services too), its directory under ``state_dir`` and,

@@ -2,9 +2,10 @@
 # Private to the vnet.lab collection: no compatibility promise outside it.
 """FRRouting configuration (``frr.conf``) of one router's OSPF, derived from the lab's plan.
 
-``frr_config(plan, node, area="0.0.0.0", profile="lab", router_id=None)`` is the one public
-entry point; it returns the text of ``frr.conf`` for zebra, ospfd and, when the router has IPv6
-addresses, ospf6d. Rules:
+``frr_config(plan, node, area="0.0.0.0", profile="lab", router_id=None)`` returns the text of
+``frr.conf`` for zebra, ospfd and, when the router has IPv6 addresses, ospf6d;
+``daemons_file(config, node, lab)`` the text of FRR's ``daemons`` file that goes with a ``frr.conf``.
+Rules:
 
 * OSPF runs on every interface of the router that has a planned address of the family (a DHCP
   interface has none and is left out) and on its loopback, each with ``ip ospf area`` /
@@ -58,6 +59,9 @@ SYNTAX = {
 }
 FAMILIES = ("ipv4", "ipv6")
 LOOPBACK = "lo"
+# The daemons of the image's entrypoint, zebra first, each with the frr.conf section that makes it
+# run (zebra always).
+DAEMONS = (("zebra", None), ("ospfd", "router ospf"), ("ospf6d", "router ospf6"))
 
 
 class OspfError(ValueError):
@@ -105,6 +109,20 @@ def frr_config(plan, node, area="0.0.0.0", profile="lab", router_id=None):
         lines.extend(" " + line for line in timers["router"][family])
         lines += ["exit", "!"]
     return "\n".join(lines) + "\n"
+
+
+def daemons_file(config, node, lab):
+    """FRR's ``daemons`` file for a router whose ``frr.conf`` is ``config``: zebra always, ospfd and
+    ospf6d when ``config`` has their ``router`` line, each with ``-P 0`` (no TCP vty). The lines are
+    those the role's template wrote before, header included, so that a lab brought up before finds
+    the file unchanged (a changed ``daemons`` restarts the router's FRR)."""
+    lines = set(config.splitlines())
+    text = ["# Ansible managed",
+            "# FRR daemons of %s (%s), read by the image's entrypoint: zebra always," % (node, lab),
+            "# the others as frr.conf needs them. -P 0: no TCP vty, vtysh talks to the daemons over UNIX sockets."]
+    text += ["%s=%s" % (daemon, "yes" if section is None or section in lines else "no") for daemon, section in DAEMONS]
+    text += ['%s_options="-P 0"' % daemon for daemon, _section in DAEMONS]
+    return "\n".join(text) + "\n"
 
 
 def dotted_area(area):

@@ -28,6 +28,19 @@ ones; otherwise it is re-created (with the same subnet) if no container is attac
 module fails naming it and its containers. A network of the same name that carries other
 ``vnet.lab``/``vnet.segment`` labels is never touched.
 
+Before anything is made, ``present`` refuses (naming the culprit) what would break the lab, or
+another, silently:
+
+* a segment prefix that overlaps the placeholder pool (a node finds its interfaces by their
+  placeholder addresses);
+* on a local engine, a segment prefix that holds one of the Docker host's own addresses (the host
+  answers ARP for every address it owns on every bridge, lab bridges included); ``macvlan``
+  segments are left out, they share the wire of a host port on purpose;
+* a macvlan ``parent`` or a vxlan ``dev`` that the Docker host lacks;
+* a container named like one of this lab's (``<lab>-<node>``, ``<lab>-<node>-...``) that is not
+  this lab's: another lab whose name and node names join to the same names (lab ``a`` with node
+  ``b-c``, lab ``a-b`` with node ``c``), or a container of no lab at all.
+
 Example of the result (``segments``)::
 
     lan1: {network: demo-lan1, subnet: 100.64.0.0/24,
@@ -41,6 +54,8 @@ import ipaddress
 import json
 import os
 import re
+
+from ansible_collections.vnet.lab.plugins.module_utils._lab import placeholder_clashes, prefix_of
 
 try:
     from docker.errors import APIError
@@ -153,6 +168,64 @@ def _link_errors(name, link):
     return errors
 
 
+def host_addresses(links):
+    """[(interface, address)] of ``ip -j address show`` output, link-local scope left out."""
+    found = []
+    for link in links or []:
+        for info in link.get("addr_info") or []:
+            if info.get("scope") == "link" or not info.get("local"):
+                continue
+            try:
+                found.append((link.get("ifname"), ipaddress.ip_address(info["local"])))
+            except ValueError:
+                continue
+    return found
+
+
+def host_address_clashes(segments, addresses):
+    """Segments whose prefix holds an address of the Docker host, one line per address.
+
+    ``addresses``: [(interface, ipaddress address)], as ``host_addresses`` gives them. macvlan
+    segments are left out: they are meant to share a host port's wire (and its prefix)."""
+    lines = []
+    for name in sorted(segments or {}):
+        segment = segments[name] or {}
+        if (segment.get("link") or {}).get("type") == "macvlan":
+            continue
+        for family in ("ipv4", "ipv6"):
+            prefix = prefix_of(segment.get(family))
+            if prefix is None:
+                continue
+            for ifname, address in addresses:
+                if address.version == prefix.version and address in prefix:
+                    lines.append("segment %s: prefix %s holds %s, an address of the Docker host (on %s),"
+                                 " which the host answers for on every lab bridge: give the segment"
+                                 " another prefix" % (name, prefix, address, ifname))
+    return lines
+
+
+def segment_nodes(segments):
+    """Names of the nodes with an endpoint on ``segments``, sorted."""
+    return sorted({_endpoint_key(endpoint)[0] for segment in (segments or {}).values()
+                   for endpoint in (segment or {}).get("endpoints") or []})
+
+
+def name_clashes(lab, nodes, containers):
+    """Containers (API summaries) that bear one of the lab's names but are not the lab's, one
+    line each: ``<lab>-<node>`` and ``<lab>-<node>-...`` belong to the lab alone."""
+    lines = []
+    prefixes = ["%s-%s" % (lab, node) for node in nodes]
+    for summary in sorted(containers or [], key=lambda c: (c.get("Names") or [""])[0]):
+        name = (summary.get("Names") or [""])[0].lstrip("/")
+        owner = (summary.get("Labels") or {}).get(LABEL_LAB)
+        if owner == lab or not any(name == p or name.startswith(p + "-") for p in prefixes):
+            continue
+        lines.append("lab %s: container %s is %s, but the name is one of this lab's (%s-<node>...):"
+                     " give the lab another name, or remove that container"
+                     % (lab, name, "lab %s's" % owner if owner else "of no lab", lab))
+    return lines
+
+
 def capacity(prefix):
     """Endpoints a placeholder subnet holds: all hosts but .0, .1 (gateway) and broadcast."""
     return 2 ** (32 - prefix) - 3
@@ -185,6 +258,8 @@ def validate(lab, segments, pool, prefix):
         if prefix is not None and len(endpoints) > capacity(prefix):
             errors.append("segment %s: %d endpoints do not fit a placeholder /%d (at most %d)"
                           % (name, len(endpoints), prefix, capacity(prefix)))
+    if pool_net is not None:
+        errors += placeholder_clashes(segments, pool)
     return errors
 
 
@@ -351,7 +426,7 @@ def engine_is_local(docker_host):
 class Segments:
     """Brings a lab's networks to the wanted state; records what it does (or would do)."""
 
-    CREATE_ATTEMPTS = 5
+    CREATE_ATTEMPTS = 10
 
     def __init__(self, client, runner, lab, check_mode=False, local_engine=True,
                  sys_class_net="/sys/class/net"):
@@ -382,16 +457,30 @@ class Segments:
             internal=False, labels=wanted["labels"])
 
     def _create_somewhere(self, wanted, pool, prefix):
-        """Create with the lowest free subnet; another lab may take it meanwhile: try again."""
+        """Create with the lowest free subnet; another lab (or the engine's own allocation) may
+        take it meanwhile: read again and try the next one, never one that already clashed."""
+        clashed = []
         for attempt in range(self.CREATE_ATTEMPTS):
-            subnet = choose_subnet(pool, prefix, used_subnets(self._networks()))
+            subnet = choose_subnet(pool, prefix, used_subnets(self._networks()) + clashed)
             try:
                 self._create(wanted, subnet)
                 return subnet
             except APIError as exc:
                 if "overlap" not in str(exc) or attempt == self.CREATE_ATTEMPTS - 1:
                     raise
+                clashed.append(ipaddress.ip_network(subnet))
         raise SegmentsError("could not create %s" % wanted["name"])
+
+    # -- the host's own addresses
+    def _host_addresses(self, segments):
+        """The Docker host's addresses, read only when a segment has a prefix to compare."""
+        if not any(prefix_of((segment or {}).get(family)) for segment in segments.values()
+                   for family in ("ipv4", "ipv6")):
+            return []
+        rc, out, err = self.runner.run(["ip", "-j", "address", "show"])
+        if rc != 0:
+            raise SegmentsError("`ip -j address show` failed on the Docker host: %s" % err.strip())
+        return host_addresses(json.loads(out or "[]"))
 
     # -- host links (vxlan)
     def _host_link(self, name):
@@ -484,7 +573,15 @@ class Segments:
             if wanted["vxlan"] is not None and not self.local_engine:
                 errors.append("segment %s: a vxlan segment needs the module to run on the Docker"
                               " host (docker_host is remote)" % name)
+            dev = (wanted["vxlan"] or {}).get("dev")
+            if dev and self.local_engine and not os.path.exists(os.path.join(self.sys_class_net, dev)):
+                errors.append("segment %s: vxlan dev %s does not exist on the Docker host" % (name, dev))
             plan.append(step)
+        if self.local_engine:
+            errors += host_address_clashes(segments, self._host_addresses(segments))
+        nodes = segment_nodes(segments)
+        if nodes:
+            errors += name_clashes(self.lab, nodes, self.client.api.containers(all=True))
         if errors:
             raise SegmentsError(errors)
 

@@ -31,11 +31,15 @@ service role of the collection hands its whole wanted state to one call of ``Ser
     reloaded with its ``reload`` command, or restarted when it has none or a changed file is in its
     ``restart_on``. A container that shares the namespace of another (``network_mode:
     container:<name>``) but not its *current* namespace (Docker keeps the old one when that
-    container restarted) is restarted. With ``together``, the containers are one unit: when one is
+    container restarted) is restarted; one whose namespace owner was re-created since (Docker
+    recorded the old container's id) is re-created. With ``together``, the containers are one unit: when one is
     created, re-created, started or restarted, the others are restarted too, in list order. After
     its action a container is waited for (``wait_path`` in its file system, or ``wait_command``
     until it succeeds) before the next one; with ``wait_always`` also when it was kept, so that
-    every run checks its readiness (a DHCP client's leases).
+    every run checks its readiness (a DHCP client's leases). A container is created with the labels
+    that the lab's keeper (``_keeper.py``) reads to bring it back in order without Ansible:
+    ``vnet.ready`` (its readiness check as a JSON argv) and, with ``together``, ``vnet.unit``
+    (``<service>:<rank in the list>``); they are not part of the hash.
 ``remove``
     Labels: containers carrying all of them that are not listed in ``containers`` are removed
     (their volumes stay).
@@ -74,6 +78,8 @@ except ImportError:
         """Stands in for docker.errors.ImageNotFound."""
 
 LABEL_CONFIG = "vnet.config"
+LABEL_READY = "vnet.ready"
+LABEL_UNIT = "vnet.unit"
 # Part of the hash: a change of what the hash covers re-creates every service container once.
 HASH_FORMAT = 1
 SECRET_TEXT = "(secret: not shown)\n"
@@ -156,6 +162,18 @@ def wanted_container(spec):
 def config_hash(spec):
     text = json.dumps([HASH_FORMAT, wanted_container(spec)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def keeper_labels(spec, unit=None, rank=0):
+    """The labels by which the lab's keeper restarts a container in order (see the docstring)."""
+    labels = {}
+    if spec.get("wait_command"):
+        labels[LABEL_READY] = json.dumps(list(spec["wait_command"]), separators=(",", ":"))
+    elif spec.get("wait_path"):
+        labels[LABEL_READY] = json.dumps(["test", "-e", spec["wait_path"]], separators=(",", ":"))
+    if unit:
+        labels[LABEL_UNIT] = "%s:%d" % (unit, rank)
+    return labels
 
 
 def bind_sources(spec):
@@ -361,9 +379,9 @@ class Service:
             shutil.rmtree(staging, ignore_errors=True)
 
     # -- containers
-    def _create(self, spec, image_id):
+    def _create(self, spec, image_id, extra_labels=None):
         api = self.client.api
-        labels = dict(spec.get("labels") or {})
+        labels = dict(spec.get("labels") or {}, **(extra_labels or {}))
         labels[LABEL_CONFIG] = config_hash(spec)
         log_config = None
         if spec.get("log_options"):
@@ -381,6 +399,19 @@ class Service:
             environment={k: str(v) for k, v in (spec.get("env") or {}).items()} or None,
             labels=labels, user=spec.get("user"), host_config=host_config)
         api.start(created["Id"])
+
+    def _owner_recreated(self, attrs, spec):
+        """Whether the container named by ``network_mode: container:<name>`` is no longer the one
+        whose namespace this container joined (Docker recorded that one's id)."""
+        wanted = spec.get("network_mode") or ""
+        mode = (attrs.get("HostConfig") or {}).get("NetworkMode") or ""
+        if not wanted.startswith("container:") or not mode.startswith("container:"):
+            return False
+        wanted, joined = wanted.split(":", 1)[1], mode.split(":", 1)[1]
+        if joined == wanted:
+            return False
+        owner = self._inspect(wanted)
+        return owner is not None and owner.get("Id") not in (None, joined) and (owner.get("Name") or "").lstrip("/") != joined
 
     def _namespace_stale(self, attrs):
         """Whether a running container joined another's network namespace that is no longer it."""
@@ -437,6 +468,8 @@ class Service:
         for spec in containers:
             attrs = self._inspect(spec["name"])
             action, why = decide(attrs, spec, image_ids[spec["image"]])
+            if action in ("keep", "start", "unpause") and self._owner_recreated(attrs, spec):
+                action, why = "recreate", "its network namespace's container was re-created"
             if action == "keep":
                 seen = mounts_changed(spec, config_dir, changed)
                 restart_on = [os.path.normpath(p) for p in spec.get("restart_on") or []]
@@ -498,7 +531,7 @@ class Service:
         existing_volumes = {v["Name"] for v in self.client.api.volumes().get("Volumes") or []} if volumes else set()
         return {"config_dir": config_dir, "files": files, "validate": validate, "write": write, "delete": delete,
                 "emptied": emptied, "volumes": volumes, "existing_volumes": existing_volumes, "plans": plans,
-                "image_ids": image_ids, "stale": stale, "wait_timeout": wait_timeout}
+                "image_ids": image_ids, "stale": stale, "wait_timeout": wait_timeout, "together": together}
 
     def check(self, work):
         """The daemon's own check of the new files, when any changes (not in check mode)."""
@@ -533,6 +566,9 @@ class Service:
                     self.client.api.create_volume(volume["name"], labels=volume.get("labels") or None)
 
         result = {}
+        units = {}
+        if work.get("together"):
+            units = {plan[0]["name"]: (self.name, rank) for rank, plan in enumerate(plans)}
         for spec, attrs, action, why in plans:
             name = spec["name"]
             if action != "keep":
@@ -547,7 +583,7 @@ class Service:
                 if action == "recreate":
                     api.remove_container(name, force=True)
                 if action in ("create", "recreate"):
-                    self._create(spec, image_ids[spec["image"]])
+                    self._create(spec, image_ids[spec["image"]], keeper_labels(spec, *units.get(name, (None, 0))))
                 elif action == "start":
                     api.start(name)
                 elif action == "unpause":

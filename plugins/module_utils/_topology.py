@@ -65,8 +65,16 @@ SERVICES = {
     "voip": ["voip"],
     "web": ["www"],
 }
-# Keys of a service that the planner reads; every other key is the service's own option.
+# Keys of a service that the planner computes: never given.
 SERVICE_RESERVED = frozenset(("ipv4", "ipv6"))
+# Keys every service takes (the planner reads them), then each service's own options (passed
+# through to the plan for its role). Any other key is an error: a misspelt option would otherwise
+# be ignored without a word. A new option is one entry here (and a line on the service's page).
+SERVICE_KEYS = ("address", "interface", "names")
+SERVICE_OPTIONS = {
+    "dhcp": ("default_lease_time", "max_lease_time", "min_lease_time", "range", "serve"),
+    "web": ("vhosts",),
+}
 
 TOPOLOGY_KEYS = frozenset(("name", "domain", "routing", "addressing", "nodes", "links", "vpn"))
 NODE_KEYS = frozenset(("kind", "loopback", "services"))
@@ -491,6 +499,10 @@ def _parse_services(where, data, problems):
         for key in sorted(SERVICE_RESERVED & set(options)):
             problems.add("%s: key %r is computed by the planner; give an address instead" % (
                 at, key))
+        known = SERVICE_KEYS + SERVICE_OPTIONS.get(service, ())
+        for key in sorted((k for k in options if k not in known and k not in SERVICE_RESERVED), key=str):
+            problems.add("%s: unknown option %r (expected one of: %s)" % (
+                at, key, ", ".join(sorted(known))))
         interface = options.get("interface")
         if interface is not None and not (isinstance(interface, str) and IFNAME.match(interface)):
             problems.add("%s: interface %r is not a valid interface name" % (at, interface))

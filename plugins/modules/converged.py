@@ -40,7 +40,9 @@ options:
     type: str
     required: true
   state_dir:
-    description: Where the labs' directories are (the topology role's C(topology_state_dir)).
+    description:
+      - Where the labs' directories are, the collection's state root (C(vnet_lab_state_root); lookup
+        P(vnet.lab.state_dir#lookup) without terms).
     type: path
     required: true
   inputs:
@@ -65,7 +67,7 @@ EXAMPLES = r"""
 - name: Compare the lab with its last converged run
   vnet.lab.converged:
     lab: pilab
-    state_dir: /var/lib/vnet/labs
+    state_dir: "{{ lookup('vnet.lab.state_dir') }}"
     inputs: "{{ [topology_plan, lab_variables] | vnet.lab.fingerprint }}"
   register: lab_state
 
@@ -77,7 +79,7 @@ EXAMPLES = r"""
 - name: Record the converged lab
   vnet.lab.converged:
     lab: pilab
-    state_dir: /var/lib/vnet/labs
+    state_dir: "{{ lookup('vnet.lab.state_dir') }}"
     inputs: "{{ [topology_plan, lab_variables] | vnet.lab.fingerprint }}"
     record: true
 """

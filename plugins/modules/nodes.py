@@ -78,8 +78,17 @@ options:
     description:
       - Directory holding each lab's files; the lab's plan goes to C(<state_dir>/<lab>/plan.json), the nodes'
         network plans to C(<state_dir>/<lab>/nodes/).
+      - The roles of this collection give it the lookup P(vnet.lab.state_dir#lookup), which every other role writes
+        under too (variable C(vnet_lab_state_root)).
     type: path
     default: /var/lib/vnet/labs
+  log_options:
+    description:
+      - Options of Docker's C(json-file) log of each node container (for example C(max-size) V(1m) and C(max-file)
+        V(2)), so that a node's log cannot fill the disk. Part of the configuration hash.
+      - Empty leaves the engine's default log configuration.
+    type: dict
+    default: {}
   ready_timeout:
     description: Seconds to wait for a started node's entrypoint to apply its network plan.
     type: float
@@ -165,6 +174,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.vnet.lab.plugins.module_utils._lab import STATE_ROOT
 from ansible_collections.vnet.lab.plugins.module_utils._nodes import Nodes, NodesError
 
 # The docker SDK, as in vnet.lab.segments (community.docker's module_utils are private to it).
@@ -187,8 +197,9 @@ def main():
             capabilities=dict(type="list", elements="str", default=["NET_ADMIN", "NET_RAW"]),
             restart_policy=dict(type="str", default="unless-stopped",
                                 choices=["no", "on-failure", "always", "unless-stopped"]),
-            state_dir=dict(type="path", default="/var/lib/vnet/labs"),
+            state_dir=dict(type="path", default=STATE_ROOT),
             ready_timeout=dict(type="float", default=30),
+            log_options=dict(type="dict", default={}),
             keep_volumes=dict(type="bool", default=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             docker_host=dict(type="str"),
@@ -211,7 +222,7 @@ def main():
         if params["state"] == "present":
             changed, nodes, diff = manager.present(
                 params["plan"], params["segments"], params["image"], params["capabilities"],
-                params["restart_policy"], params["state_dir"], params["ready_timeout"])
+                params["restart_policy"], params["state_dir"], params["ready_timeout"], params["log_options"])
         else:
             changed, diff = manager.absent(params["state_dir"], params["keep_volumes"])
             nodes = {}

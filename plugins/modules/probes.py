@@ -164,6 +164,34 @@ options:
     type: list
     elements: str
     default: []
+  sample:
+    description:
+      - Sample every running container of a lab while the probes run, from its cgroup (memory, CPU, processes;
+        cgroup v1 or v2), with each network namespace's bytes and the host's CPU, load, memory and temperature
+        (where C(/sys/class/thermal) has a zone), and return the time series as RV(samples) - the load of the
+        lab while the probes exercise it (playbooks/measure.yml).
+      - Reads the target's own C(/sys/fs/cgroup) and C(/proc), so the Docker engine must run on the target, not
+        behind O(docker_host).
+    type: dict
+    suboptions:
+      lab:
+        description: The lab, whose containers carry the label C(vnet.lab=<lab>); those running when the probes start.
+        type: str
+        required: true
+      interval:
+        description: Seconds between two samples.
+        type: float
+        default: 0.5
+      seconds:
+        description:
+          - Sample for this many seconds at least, even when the probes end sooner (or there are none) - a lab
+            measured at rest.
+        type: float
+        default: 0
+      cgroup_root:
+        description: Where the cgroup file systems are mounted on the target.
+        type: path
+        default: /sys/fs/cgroup
   timeout:
     description: Seconds the Docker API may stay silent - the longest a single exec may run without output.
     type: float
@@ -194,6 +222,17 @@ EXAMPLES = r"""
         container: pilab-client1-client
         argv: [ip, -4, -o, address, show, dev, eth0]
   register: waited
+
+- name: Load the web server for 10 s while every container of the lab is sampled twice a second
+  vnet.lab.probes:
+    probes:
+      - name: pages
+        container: pilab-client1-client
+        argv: [sh, -c, 'end=$(($(date +%s) + 10)); while [ $(date +%s) -lt $end ]; do curl -s -o /dev/null http://www.pilab.test/; done']
+    sample:
+      lab: pilab
+      interval: 0.5
+  register: loaded
 
 - name: Log in to FTP with a password kept out of the output
   vnet.lab.probes:
@@ -259,6 +298,41 @@ probes:
       type: list
       elements: dict
       returned: for a probe with steps
+samples:
+  description:
+    - The time series of O(sample), on one timeline RV(samples.times) from the first sample, taken before the
+      probes start, to the last, taken once they have all ended. A CPU share needs two samples, so the first
+      value of each CPU series is V(null); so is any figure that could not be read.
+  returned: when O(sample) is given
+  type: dict
+  contains:
+    interval:
+      description: Seconds between two samples, as asked.
+      type: float
+    started:
+      description: When the first sample was taken (seconds since the epoch).
+      type: float
+    seconds:
+      description: Seconds from the first sample to the last.
+      type: float
+    times:
+      description: Each sample's time, in seconds since the first.
+      type: list
+      elements: float
+    containers:
+      description: Per container (C(name), C(node), C(service), C(found)) its series C(cpu_percent) (100 is one
+        core busy), C(memory_bytes) (as C(docker stats) counts it) and C(pids).
+      type: list
+      elements: dict
+    networks:
+      description: Per network namespace (named after its C(node); C(containers) in it) the bytes received and
+        sent since the first sample, C(rx_bytes) and C(tx_bytes), loopback left out.
+      type: list
+      elements: dict
+    host:
+      description: The host's C(cores), C(cpu_percent) (100 is every core busy), C(load1), C(memory_total_bytes),
+        C(memory_used_bytes) and C(temperature_celsius) (per thermal zone; empty when the host exposes none).
+      type: dict
 duration:
   description: Seconds the whole set took.
   returned: always
@@ -272,6 +346,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.vnet.lab.plugins.module_utils._probes import ProbeError, Runner
+from ansible_collections.vnet.lab.plugins.module_utils._sample import Sampler, lab_targets
 
 try:
     import docker
@@ -314,6 +389,12 @@ def main():
                 after=dict(type="list", elements="str", default=[]),
             )),
             secrets=dict(type="list", elements="str", default=[], no_log=True),
+            sample=dict(type="dict", options=dict(
+                lab=dict(type="str", required=True),
+                interval=dict(type="float", default=0.5),
+                seconds=dict(type="float", default=0),
+                cgroup_root=dict(type="path", default="/sys/fs/cgroup"),
+            )),
             timeout=dict(type="float", default=60),
             docker_host=dict(type="str"),
         ),
@@ -322,6 +403,8 @@ def main():
     if DOCKER_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     params = module.params
+    if params["sample"] and params["sample"]["interval"] <= 0:
+        module.fail_json(msg="sample interval must be above 0, not %s" % params["sample"]["interval"])
     started = time.monotonic()
     try:
         # One connection per probe: they all run at once.
@@ -330,12 +413,24 @@ def main():
             client = docker.DockerClient(base_url=params["docker_host"], **options)
         else:
             client = docker.from_env(**options)
-        results = Runner(client).run(params["probes"])
+        runner = Runner(client)
+        sample = params["sample"]
+        sampler = None
+        if sample:
+            sampler = Sampler(lab_targets(client.api, sample["lab"]), sample["interval"], sample["cgroup_root"])
+            sampler.start()
+        try:
+            results = runner.run(params["probes"])
+            if sampler:
+                time.sleep(max(sample["seconds"] - (time.monotonic() - started), 0.0))
+        finally:
+            samples = sampler.stop() if sampler else None
     except ProbeError as exc:
         module.fail_json(msg=str(exc))
     except DockerException as exc:
         module.fail_json(msg="Docker: %s" % exc, exception=traceback.format_exc())
-    module.exit_json(changed=False, probes=results, duration=round(time.monotonic() - started, 3))
+    extra = {"samples": samples} if sampler else {}
+    module.exit_json(changed=False, probes=results, duration=round(time.monotonic() - started, 3), **extra)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ description:
   - A network whose driver, options or labels differ from the wanted ones is re-created with the same subnet if
     no container is attached to it; otherwise the module fails and names it. A network of the wanted name that
     belongs to another lab or segment is never touched.
+  - Before it makes anything, it fails naming each culprit when a segment prefix overlaps O(placeholder_pool);
+    when, on a local engine, a segment prefix (but a C(macvlan) one) holds an address of the Docker host, which
+    the host would answer ARP for on every lab bridge; when a container bears one of the lab's names
+    (C(<lab>-<node>), C(<lab>-<node>-...), the nodes taken from the segments' endpoints) but belongs to another
+    lab or to none; when the host lacks a C(macvlan) parent or a C(vxlan) C(dev).
 author:
   - vnet.lab developers (!UNKNOWN)
 requirements:

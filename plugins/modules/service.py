@@ -21,9 +21,13 @@ description:
     changed file is reloaded (its O(containers[].reload) command) or restarted (no reload command, or the file
     is in its O(containers[].restart_on)). A container that joined another container's network namespace that
     is no longer that container's current one (Docker keeps the old namespace when the other restarts) is
-    restarted.
+    restarted; one whose namespace owner was re-created since (Docker keeps the old container's id) is
+    re-created.
   - After its action a container is waited for (O(containers[].wait_path) or O(containers[].wait_command))
     before the next container is handled.
+  - A container is created with the labels C(vnet.ready) (its readiness check, a JSON argv) and, with
+    O(together=true), C(vnet.unit) (V(<name>:<rank>)), by which a lab's keeper brings it back in order
+    without Ansible (docs/faults.md); they are not part of the hash.
   - Every input is checked, and every image looked up, before the first change.
 author:
   - vnet.lab developers (!UNKNOWN)

@@ -151,3 +151,15 @@ def test_a_real_board_needs_no_placeholders():
     assert {name: entry["placeholder"] for name, entry in netplan["interfaces"].items()} == {
         "eth1": None, "eth2": None}
     assert netplan["interfaces"]["eth1"]["ipv4"] == "10.1.0.1/30"
+
+
+def test_a_lab_with_a_dns_service_gives_every_node_its_resolver():
+    plan = copy.deepcopy(PLAN)
+    plan["domain"] = "demo.test"
+    plan["nodes"]["r1"]["services"] = {"dns": {"interface": "eth2", "ipv4": "192.168.1.2/24"}}
+    for node in ("r1", "h1"):
+        assert node_netplan(plan, node, SEGMENTS)["dns"] == {"servers": ["192.168.1.2"], "search": ["demo.test"]}
+    assert "dns" not in node_netplan(plan, "h2", SEGMENTS), "h2's DHCP client writes its resolver from its lease"
+    del plan["domain"]
+    assert node_netplan(plan, "h1", SEGMENTS)["dns"] == {"servers": ["192.168.1.2"], "search": []}
+    assert "dns" not in node_netplan(PLAN, "h1", SEGMENTS), "no dns service: Docker's resolver is left alone"

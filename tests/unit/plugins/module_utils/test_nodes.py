@@ -693,3 +693,22 @@ def test_absent_removes_the_lab_only(engine, tmp_path):
     again = manager(engine)
     assert again.absent(str(state_dir), keep_volumes=True) == (False, {
         "before": {"containers": {}, "volumes": []}, "after": {"containers": {}, "volumes": []}})
+
+
+def test_a_running_nodes_resolver_follows_its_plan_in_place(tmp_path):
+    path = tmp_path / "resolv.conf"
+    path.write_text("nameserver 127.0.0.11\n")
+    work = {"node": "h1", "netplan": {"dns": {"servers": ["10.0.0.2"], "search": ["lab1.test"]}},
+            "attrs": {"ResolvConfPath": str(path)}}
+    predicted = N.Nodes(None, "lab1", check_mode=True)
+    predicted._resolver(work)
+    assert predicted.actions == {"h1": ["write %s (the lab's DNS servers)" % path]}
+    assert path.read_text() == "nameserver 127.0.0.11\n"
+    real = N.Nodes(None, "lab1")
+    real._resolver(work)
+    assert real.actions == predicted.actions
+    assert path.read_text().splitlines()[1:] == ["search lab1.test", "nameserver 10.0.0.2"]
+    again = N.Nodes(None, "lab1")
+    again._resolver(work)
+    again._resolver(dict(work, netplan={}))
+    assert again.actions == {}

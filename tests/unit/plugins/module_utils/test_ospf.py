@@ -10,7 +10,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.vnet.lab.plugins.filter.ospf import FilterModule
-from ansible_collections.vnet.lab.plugins.module_utils._ospf import OspfError, dotted_area, frr_config
+from ansible_collections.vnet.lab.plugins.module_utils._ospf import OspfError, daemons_file, dotted_area, frr_config
 
 
 def interface(segment, ipv4=None, ipv6=None, dhcp=False):
@@ -377,3 +377,49 @@ def test_filter_errors(plan, node, message):
     with pytest.raises(AnsibleFilterError) as info:
         FILTER(plan, node)
     assert str(info.value) == message
+
+
+# The daemons file as the role's former template (daemons.j2, rendered by Ansible's
+# template lookup) wrote it for an IPv4-only router: the filter must keep it byte for byte, or every
+# router of a lab brought up before would restart on the next lab_up.
+TEMPLATE_DAEMONS_V4 = """# Ansible managed
+# FRR daemons of r7 (scale-ring-50), read by the image's entrypoint: zebra always,
+# the others as frr.conf needs them. -P 0: no TCP vty, vtysh talks to the daemons over UNIX sockets.
+zebra=yes
+ospfd=yes
+ospf6d=no
+zebra_options="-P 0"
+ospfd_options="-P 0"
+ospf6d_options="-P 0"
+"""
+
+
+@pytest.mark.parametrize("config, enabled", [
+    ("frr defaults traditional\nrouter ospf\n ospf router-id 1.1.1.1\nexit\n", ("yes", "yes", "no")),
+    ("router ospf\nexit\n!\nrouter ospf6\nexit\n", ("yes", "yes", "yes")),
+    ("router ospf6\nexit\n", ("yes", "no", "yes")),
+    ("hostname r7\n! router ospf\n router ospf\nrouter ospf 2\n", ("yes", "no", "no")),
+], ids=["ipv4", "dual-stack", "ipv6", "no-router-line"])
+def test_daemons_follow_the_router_lines(config, enabled):
+    text = daemons_file(config, "r7", "scale-ring-50")
+    lines = text.splitlines()
+    assert lines[3:6] == ["zebra=%s" % enabled[0], "ospfd=%s" % enabled[1], "ospf6d=%s" % enabled[2]]
+    assert text.endswith('zebra_options="-P 0"\nospfd_options="-P 0"\nospf6d_options="-P 0"\n')
+
+
+def test_daemons_file_is_the_template_s_text():
+    assert daemons_file(frr_config(LINE, "r2"), "r7", "scale-ring-50") == TEMPLATE_DAEMONS_V4
+
+
+def test_daemons_of_a_dual_stack_router():
+    assert "\nospf6d=yes\n" in daemons_file(frr_config(DUAL, "r1"), "r1", "dual")
+
+
+DAEMONS_FILTER = FilterModule().filters()["ospf_daemons"]
+
+
+def test_daemons_filter():
+    assert DAEMONS_FILTER(frr_config(LINE, "r2"), "r7", "scale-ring-50") == TEMPLATE_DAEMONS_V4
+    with pytest.raises(AnsibleFilterError) as info:
+        DAEMONS_FILTER(LINE, "r7", "lab")
+    assert str(info.value) == "vnet.lab.ospf_daemons: the input must be the text of frr.conf, got dict"

@@ -156,17 +156,21 @@ def test_validate_collects_errors():
 # --- the manager on a fake engine -------------------------------------------------------------
 
 class FakeAPI:
-    def __init__(self, networks, containers=None):
+    def __init__(self, networks, containers=None, others=None):
         self.nets = {n["Id"]: n for n in networks}
-        self.containers = containers or {}
+        self.attached = containers or {}
+        self.others = others or []   # every container of the engine, as API summaries
         self.calls = []
+
+    def containers(self, all=False):  # pylint: disable=redefined-builtin  # the SDK's name
+        return copy.deepcopy(self.others)
 
     def networks(self):
         return copy.deepcopy(list(self.nets.values()))
 
     def inspect_network(self, nid):
         return dict(self.nets[nid], Containers={"c%d" % i: {"Name": name}
-                                                for i, name in enumerate(self.containers.get(nid, []))})
+                                                for i, name in enumerate(self.attached.get(nid, []))})
 
     def create_network(self, name, driver, options, ipam, internal, labels):
         self.calls.append(("create", name, ipam["Config"][0]["Subnet"]))
@@ -250,6 +254,23 @@ def test_subnet_taken_meanwhile_is_retried():
     assert result["lan1"]["subnet"] == "100.64.1.0/24"
 
 
+def test_subnet_the_engine_refuses_without_listing_it_is_not_tried_again():
+    """A network being created by another lab is not listed yet, but its pool is taken."""
+    api = FakeAPI([])
+    real_create = api.create_network
+
+    def refusing(name, driver, options, ipam, internal, labels):
+        if ipam["Config"][0]["Subnet"] == "100.64.0.0/24":
+            api.calls.append(("create", name, "100.64.0.0/24"))
+            raise S.APIError("Pool overlaps with other one on this address space")
+        return real_create(name, driver, options, ipam, internal, labels)
+
+    api.create_network = refusing
+    result = manager(api).present({"lan1": {}}, "100.64.0.0/10", 24)[1]
+    assert result["lan1"]["subnet"] == "100.64.1.0/24"
+    assert [c[2] for c in api.calls if c[0] == "create"] == ["100.64.0.0/24", "100.64.1.0/24"]
+
+
 def test_differing_network_recreated_with_its_subnet():
     api = FakeAPI([attrs("lab1-lan1", "100.64.7.0/24", options={S.OPT_INHIBIT_IPV4: "true"},
                          labels=lab_labels("lab1", "lan1"))])
@@ -329,12 +350,13 @@ class FakeHost:
         return 0, "", ""
 
 
-def test_vxlan_segment_device_made_then_kept():
+def test_vxlan_segment_device_made_then_kept(tmp_path):
+    (tmp_path / "br0").mkdir()
     link = {"type": "vxlan", "vni": 42, "remote": "192.0.2.2", "local": "192.0.2.1", "port": 4790, "dev": "br0"}
     segments = {"wan": {"link": link, "endpoints": ["r1:eth3"]}}
     spec = S.wanted_network("lab1", "wan", segments["wan"])["vxlan"]
     api, host = FakeAPI([]), FakeHost()
-    m = S.Segments(FakeClient(api), host, "lab1")
+    m = S.Segments(FakeClient(api), host, "lab1", sys_class_net=str(tmp_path))
     m.present(segments, "100.64.0.0/10", 24)
     assert host.commands == [S.vxlan_add_command(spec),
                              ["ip", "link", "set", "dev", spec["device"], "master", spec["bridge"]],
@@ -344,10 +366,108 @@ def test_vxlan_segment_device_made_then_kept():
         "ifname": spec["device"], "flags": ["UP"], "master": spec["bridge"], "mtu": 1450,
         "linkinfo": {"info_kind": "vxlan", "info_data": {"id": 42, "remote": "192.0.2.2", "local": "192.0.2.1",
                                                          "port": 4790, "link": "br0"}}}})
-    m = S.Segments(FakeClient(api), host, "lab1")
+    m = S.Segments(FakeClient(api), host, "lab1", sys_class_net=str(tmp_path))
     assert m.present(segments, "100.64.0.0/10", 24)[0] is False
     assert host.commands == []
     m = S.Segments(FakeClient(api), host, "lab1")
     assert m.absent()[0] is True
     assert host.commands == [["ip", "link", "del", "dev", spec["device"]]]
     assert m.actions == ["remove vxlan device %s" % spec["device"], "remove network lab1-wan"]
+
+
+# --- what would break a lab silently, refused before anything is made -------------------------
+
+def test_a_prefix_in_the_placeholder_pool_is_refused():
+    segments = {"lan": {"ipv4": "100.64.9.0/24"}, "wan": {"ipv4": "10.0.0.0/8"}, "big": {"ipv4": "100.0.0.0/8"},
+                "v6": {"ipv6": "fd00::/64"}}
+    assert S.validate("lab1", segments, "100.64.0.0/10", 24) == [
+        "segment big: prefix 100.0.0.0/8 overlaps the placeholder pool 100.64.0.0/10, from which every lab"
+        " segment's Docker network takes its placeholder subnet: give the segment another prefix, or the lab"
+        " another pool (topology_placeholder_pool)",
+        "segment lan: prefix 100.64.9.0/24 overlaps the placeholder pool 100.64.0.0/10, from which every lab"
+        " segment's Docker network takes its placeholder subnet: give the segment another prefix, or the lab"
+        " another pool (topology_placeholder_pool)"]
+    assert S.validate("lab1", segments, "198.18.0.0/15", 24) == []
+
+
+IP_ADDRESS_SHOW = [
+    {"ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8, "scope": "host"}]},
+    {"ifname": "eth0", "addr_info": [{"family": "inet", "local": "192.0.2.2", "prefixlen": 24, "scope": "global"},
+                                     {"family": "inet6", "local": "fd00::2", "prefixlen": 64, "scope": "global"},
+                                     {"family": "inet6", "local": "fe80::1", "prefixlen": 64, "scope": "link"}]},
+    {"ifname": "docker0", "addr_info": [{"family": "inet", "local": "172.17.0.1", "prefixlen": 16, "scope": "global"}]},
+    {"ifname": "br-1", "addr_info": []},
+]
+
+
+def test_host_addresses_leave_link_local_out():
+    assert [(name, str(a)) for name, a in S.host_addresses(IP_ADDRESS_SHOW)] == [
+        ("lo", "127.0.0.1"), ("eth0", "192.0.2.2"), ("eth0", "fd00::2"), ("docker0", "172.17.0.1")]
+
+
+def test_a_prefix_that_holds_a_host_address_is_refused_unless_macvlan():
+    segments = {"lan": {"ipv4": "192.0.2.0/25", "ipv6": "fd00::/64"},
+                "ok": {"ipv4": "192.0.2.128/25", "ipv6": "fd00:1::/64"},
+                "wire": {"ipv4": "192.0.2.0/24", "link": {"type": "macvlan", "parent": "eth0"}},
+                "bad": {"ipv4": "not a prefix"}}
+    assert S.host_address_clashes(segments, S.host_addresses(IP_ADDRESS_SHOW)) == [
+        "segment lan: prefix 192.0.2.0/25 holds 192.0.2.2, an address of the Docker host (on eth0), which the host"
+        " answers for on every lab bridge: give the segment another prefix",
+        "segment lan: prefix fd00::/64 holds fd00::2, an address of the Docker host (on eth0), which the host"
+        " answers for on every lab bridge: give the segment another prefix"]
+
+
+def test_containers_named_like_the_labs_but_not_its_own_are_refused():
+    containers = [{"Names": ["/lab1-r1"], "Labels": {"vnet.lab": "lab1"}},
+                  {"Names": ["/lab1-r1-dns"], "Labels": {"vnet.lab": "lab1"}},
+                  {"Names": ["/lab1-h1-dns"], "Labels": {"vnet.lab": "lab1-h1"}},
+                  {"Names": ["/lab1-h1"], "Labels": {}},
+                  {"Names": ["/lab1-h10"], "Labels": {"vnet.lab": "other"}},
+                  {"Names": ["/lab1-r2-web"], "Labels": {"vnet.lab": "lab1-r2"}}]
+    assert S.name_clashes("lab1", ["h1", "r1"], containers) == [
+        "lab lab1: container lab1-h1 is of no lab, but the name is one of this lab's (lab1-<node>...): give the lab"
+        " another name, or remove that container",
+        "lab lab1: container lab1-h1-dns is lab lab1-h1's, but the name is one of this lab's (lab1-<node>...): give"
+        " the lab another name, or remove that container"]
+    assert S.segment_nodes({"a": {"endpoints": ["r1:eth1", "h1:eth0"]}, "b": {"endpoints": ["r1:eth2"]}, "c": {}}) == [
+        "h1", "r1"]
+
+
+class HostAddresses:
+    """A Docker host whose `ip -j address show` answers IP_ADDRESS_SHOW; nothing else is expected."""
+
+    def __init__(self):
+        self.commands = []
+
+    def run(self, argv, data=None):
+        import json
+        self.commands.append(argv)
+        assert argv == ["ip", "-j", "address", "show"], argv
+        return 0, json.dumps(IP_ADDRESS_SHOW), ""
+
+
+def test_present_refuses_all_of_it_before_making_anything(tmp_path):
+    api = FakeAPI([attrs("bridge", "172.17.0.0/16")],
+                  others=[{"Names": ["/lab1-r1-dns"], "Labels": {"vnet.lab": "lab0"}}])
+    host = HostAddresses()
+    segments = {"lan": {"ipv4": "172.17.0.0/24", "endpoints": ["r1:eth1", "h1:eth0"]},
+                "tun": {"ipv4": "10.9.0.0/24", "endpoints": ["r1:eth2"],
+                        "link": {"type": "vxlan", "vni": 5, "remote": "10.255.0.1", "dev": "nowhere0"}},
+                "ok": {"ipv4": "10.8.0.0/24", "endpoints": ["r1:eth3"]}}
+    m = S.Segments(FakeClient(api), host, "lab1", sys_class_net=str(tmp_path))
+    with pytest.raises(S.SegmentsError) as err:
+        m.present(segments, "100.64.0.0/10", 24)
+    assert err.value.errors == [
+        "segment tun: vxlan dev nowhere0 does not exist on the Docker host",
+        "segment lan: prefix 172.17.0.0/24 holds 172.17.0.1, an address of the Docker host (on docker0), which the"
+        " host answers for on every lab bridge: give the segment another prefix",
+        "lab lab1: container lab1-r1-dns is lab lab0's, but the name is one of this lab's (lab1-<node>...): give the"
+        " lab another name, or remove that container"]
+    assert api.calls == [] and m.actions == []
+    assert host.commands == [["ip", "-j", "address", "show"]]
+
+
+def test_a_remote_engine_reads_no_host_address():
+    api = FakeAPI([])
+    m = S.Segments(FakeClient(api), NoHost(), "lab1", local_engine=False)
+    assert m.present({"lan": {"ipv4": "192.0.2.0/24", "endpoints": ["r1:eth1"]}}, "100.64.0.0/10", 24)[0] is True

@@ -521,7 +521,8 @@ def test_first_run_creates_files_volume_and_container(engine, cfg):
     assert engine.api.volumes_ == {"tsvc-data": {"vnet.service": "svc"}}
     created = engine.api.containers_["tsvc-daemon"]
     assert created["Image"] == IMAGE_ID
-    assert created["Config"]["Labels"] == {"vnet.service": "svc", S.LABEL_CONFIG: S.config_hash(daemon(cfg))}
+    assert created["Config"]["Labels"] == {"vnet.service": "svc", S.LABEL_CONFIG: S.config_hash(daemon(cfg)),
+                                           S.LABEL_READY: '["test","-e","/run/ready"]'}
     assert created["Config"]["Cmd"] == ["daemon", "-f"] and created["Config"]["Env"] is None
     assert created["HostConfig"] == {
         "init": True, "cap_drop": ["ALL"], "cap_add": None, "network_mode": "none", "NetworkMode": "none",
@@ -990,3 +991,36 @@ def test_converge_all_refuses_a_service_given_twice(engine, tmp_path):
 
 def test_converge_all_with_no_service(engine):
     assert S.converge_all(engine, []) == ({}, {})
+
+
+# --- Labels for the lab's keeper; a namespace owner re-created --------------------------------------
+
+def test_keeper_labels_say_readiness_and_unit_rank():
+    assert S.keeper_labels({"wait_path": "/run/x"}) == {"vnet.ready": '["test","-e","/run/x"]'}
+    assert S.keeper_labels({"wait_path": "/run/x", "wait_command": ["probe", "1"]}, "svc", 2) == {
+        "vnet.ready": '["probe","1"]', "vnet.unit": "svc:2"}
+    assert S.keeper_labels({}) == {}
+
+
+def test_together_containers_carry_their_unit_rank_outside_the_hash(engine, cfg):
+    first = daemon(cfg, name="tsvc-a", wait_path=None)
+    second = daemon(cfg, name="tsvc-b", wait_path=None, wait_command=["probe"])
+    converge(engine, inputs(cfg, containers=[first, second], volumes=[], together=True))
+    labels = {name: engine.api.containers_[name]["Config"]["Labels"] for name in ("tsvc-a", "tsvc-b")}
+    assert labels["tsvc-a"][S.LABEL_UNIT] == "svc:0" and S.LABEL_READY not in labels["tsvc-a"]
+    assert labels["tsvc-b"][S.LABEL_UNIT] == "svc:1" and labels["tsvc-b"][S.LABEL_READY] == '["probe"]'
+    assert labels["tsvc-b"][S.LABEL_CONFIG] == S.config_hash(second)
+    assert not converge(engine, inputs(cfg, containers=[first, second], volumes=[], together=True))[0]
+
+
+def test_a_container_whose_namespace_owner_was_recreated_is_recreated(engine, cfg):
+    engine.api.add("tnode", {"vnet.node": "n"})
+    spec = daemon(cfg, network_mode="container:tnode")
+    converge(engine, inputs(cfg, containers=[spec]))
+    # Docker records the owner's id; here the owner is then re-created under the same name.
+    engine.api.containers_["tsvc-daemon"]["HostConfig"]["NetworkMode"] = "container:id-tnode"
+    assert not converge(engine, inputs(cfg, containers=[spec]))[0]
+    engine.api.containers_["tnode"]["Id"] = "id-tnode-2"
+    changed, containers, manager = converge(engine, inputs(cfg, containers=[spec]))
+    assert manager.actions == ["recreate container tsvc-daemon (its network namespace's container was re-created)"]
+    assert containers["tsvc-daemon"]["action"] == "recreate"

@@ -146,8 +146,7 @@ def test_endpoint_dict_pins():
 def test_services():
     data = with_changes(nodes={
         "r1": {"kind": "router", "services": {
-            "web": {"interface": "eth2", "address": "192.168.1.5/24", "vhosts": ["www", "web1"],
-                    "port": 8080},
+            "web": {"interface": "eth2", "address": "192.168.1.5/24", "vhosts": ["www", "web1"]},
             "dns": None,
             "ftp": {"names": "files"},
         }},
@@ -157,7 +156,7 @@ def test_services():
     services = topology.nodes["r1"].services
     assert list(services) == ["dns", "ftp", "web"]
     assert services["web"].names == ["www", "web1"]
-    assert services["web"].options == {"vhosts": ["www", "web1"], "port": 8080}
+    assert services["web"].options == {"vhosts": ["www", "web1"]}
     assert services["web"].interface == "eth2"
     assert services["dns"].names == ["ns1"] and services["dns"].interface is None
     assert services["ftp"].names == ["files"]

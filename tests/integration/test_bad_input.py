@@ -1,0 +1,551 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Bad input and the lab's defences, against a running lab (issue 10).
+
+One small lab runs for the whole module: tests/golden/plans/badlab.yml (a router with DNS, FTP
+and a PBX, a host with its client), named ``bad<hex>`` for this run, with random secrets.
+
+Bad input: every case of tests/golden/errors/ (but those about real boards, which lab_up.yml
+has none of) is run through ``playbooks/lab_up.yml`` in ONE ansible-playbook run in which each
+case is a host of its own (``case-<name>``, local connection, its own topology file and
+inventory variables): one process instead of fifty keeps the whole at some seconds. Each case
+must fail with exactly its golden lines - the checks of ``playbooks/tasks/check.yml`` for the
+``plan`` and ``check`` stages, ``vnet.lab.segments`` before it makes anything for the ``engine``
+stage - and the running lab must be exactly as before: its containers (ids, start times, restart
+counts), networks, volumes and the files under its state directory (hashes, modification times).
+
+Security, against the same lab: each container's capabilities against an allow-list per service
+(in its configuration and in its processes' bounding set), nothing privileged; no secret in any
+container's environment, command or log, nor in what Ansible printed, and the lab's files that
+hold one readable by root only; the roles fail without credentials; DNS refuses recursion to a
+client outside the lab's prefixes and forwards nowhere; FTP refuses anonymous logins and keeps
+its users in their homes; SIP without or with a wrong password gets 401 (407 for INVITE). The
+probes run in the lab's network namespaces with this test's Python (``nsenter --net``), so no
+image needs a tool for them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import secrets as random_secrets
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+docker = pytest.importorskip("docker")
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+GOLDEN = ROOT / "tests" / "golden"
+BASE = yaml.safe_load((GOLDEN / "plans" / "badlab.yml").read_text())
+STATE_ROOT = Path("/var/lib/vnet/labs")
+IMAGES = ["vnet/node:latest", "vnet/dns:latest", "vnet/ftp:latest", "vnet/voip:latest", "vnet/client:latest"]
+CHECK_TASK = "Stop before anything changes when the lab has a problem"
+ENGINE_TASK = "vnet.lab.topology : Create the lab's segments"
+
+# What each container of the lab may hold: its capabilities (all others dropped).
+ALLOWED_CAPS = {
+    "node": {"NET_ADMIN", "NET_RAW"},
+    "dns": {"NET_BIND_SERVICE", "SETGID", "SETUID"},
+    "ftp": {"CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"},
+    "kamailio": set(),
+    "rtpengine": set(),
+    "client": {"NET_ADMIN", "NET_RAW"},
+    # The lab's keeper (brings it back after restarts): no capability and no network, but the
+    # Docker socket, which no other container of the lab may have.
+    "keeper": set(),
+}
+DOCKER_SOCKET = "/var/run/docker.sock"
+# Linux capability numbers (include/uapi/linux/capability.h), for the bounding sets in /proc.
+CAP_NAMES = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+             "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+             "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+             "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+             "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+             "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
+
+
+# --- the cases -----------------------------------------------------------------------------------
+
+def cases():
+    """Golden cases that lab_up.yml can run (real boards are site.yml's alone)."""
+    return [p for p in sorted((GOLDEN / "errors").glob("*.yml")) if "boards" not in yaml.safe_load(p.read_text())]
+
+
+def renamed(value, lab):
+    """``value`` (text, or data) with the golden lab's name replaced by this run's."""
+    if isinstance(value, str):
+        return value.replace("badlab", lab)
+    return yaml.safe_load(renamed(yaml.safe_dump(value), lab))
+
+
+# --- running ansible -----------------------------------------------------------------------------
+
+def ansible_env(**extra):
+    ensure = ROOT / ".collections" / "ansible_collections" / "vnet" / "lab"
+    if not ensure.exists():
+        ensure.parent.mkdir(parents=True, exist_ok=True)
+        ensure.symlink_to("../../..")
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACK_RESULT_FORMAT="json", **extra)
+
+
+def playbook(playbook_path, inventory, cwd, *args, timeout=600, **env):
+    """Run a playbook; return (rc, parsed JSON output, raw stdout + stderr)."""
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory),
+               str(playbook_path)] + list(args)
+    proc = subprocess.run(command, cwd=str(cwd), env=ansible_env(PWD=str(cwd), **env), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    try:
+        output = json.loads(proc.stdout)
+    except ValueError:
+        pytest.fail("ansible-playbook printed no JSON (rc %d):\n%s\n%s"
+                    % (proc.returncode, proc.stdout[-5000:], proc.stderr[-5000:]))
+    return proc.returncode, output, proc.stdout + proc.stderr
+
+
+def failures(output):
+    """{host: (task name, result)} of the first failed task of each host."""
+    found = {}
+    for play in output["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("failed") and not result.get("ignore_errors") and host not in found:
+                    found[host] = (task["task"]["name"], result)
+    return found
+
+
+def inventory(path, hosts):
+    """An inventory whose hosts (local connection, this Python) are all vnet_engines."""
+    for host_vars in hosts.values():
+        host_vars.update(ansible_connection="local", ansible_python_interpreter=sys.executable)
+    path.write_text(yaml.safe_dump({"all": {"children": {"vnet_engines": {"hosts": hosts}}}}, sort_keys=False))
+    return path
+
+
+# --- the engine and the lab ----------------------------------------------------------------------
+
+def snapshot(client, lab):
+    """What must not change while bad input is fed to the lab: its Docker objects and files."""
+    containers = {}
+    for container in client.containers.list(all=True, filters={"label": "vnet.lab=%s" % lab}):
+        attrs = container.attrs
+        containers[container.name] = (attrs["Id"], attrs["State"]["StartedAt"], attrs["State"]["Status"],
+                                      attrs["RestartCount"], attrs["Config"]["Labels"].get("vnet.config"))
+    networks = {n.name: n.id for n in client.networks.list(filters={"label": "vnet.lab=%s" % lab})}
+    volumes = sorted(v.name for v in client.volumes.list(filters={"label": "vnet.lab=%s" % lab}))
+    files = {}
+    for path in sorted((STATE_ROOT / lab).rglob("*")):
+        if path.is_file():
+            files[str(path.relative_to(STATE_ROOT))] = (hashlib.sha256(path.read_bytes()).hexdigest(),
+                                                        path.stat().st_mtime_ns, path.stat().st_mode)
+    return {"containers": containers, "networks": networks, "volumes": volumes, "files": files}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    try:
+        client = docker.from_env(version="auto")
+        client.ping()
+    except Exception as exc:  # any failure to reach the engine means: nothing to test against
+        pytest.skip("no Docker engine answers: %s" % exc)
+    for image in IMAGES:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            pytest.skip("image %s is not on this engine (make lab, or role vnet.lab.images, builds it)" % image)
+    if shutil.which("nsenter") is None:
+        pytest.skip("no nsenter on this machine (util-linux)")
+    return client
+
+
+@pytest.fixture(scope="module")
+def lab(engine, tmp_path_factory):
+    """The running lab: its name, variables (random secrets), topology file and inventory."""
+    name = "bad%s" % uuid.uuid4().hex[:6]
+    work = tmp_path_factory.mktemp("badlab")
+    variables = copy.deepcopy(BASE["vars"])
+    for entry in variables["vnet_lab_ftp_users"] + variables["vnet_lab_voip_extensions"]:
+        entry["password"] = "pw-%s" % random_secrets.token_hex(10)
+    topology = work / "lab.yml"
+    topology.write_text(yaml.safe_dump(renamed(BASE["topology"], name), sort_keys=False))
+    hosts = inventory(work / "inventory.yml", {"localhost": dict(copy.deepcopy(variables),
+                                                                 vnet_lab_topology_file=str(topology))})
+    info = {"name": name, "vars": variables, "work": work, "inventory": hosts, "printed": []}
+    try:
+        rc, output, text = playbook(ROOT / "playbooks" / "lab_up.yml", hosts, work)
+        info["printed"].append(text)
+        assert rc == 0, "the lab did not come up: %s" % json.dumps(failures(output), indent=1)[:20000]
+        info["plan"] = json.loads((STATE_ROOT / name / "plan.json").read_text())
+        yield info
+    finally:
+        playbook(ROOT / "playbooks" / "lab_down.yml", hosts, work, "-e", "vnet_lab_name=%s" % name)
+        for container in engine.containers.list(all=True, filters={"label": "vnet.test=%s" % name}):
+            container.remove(force=True)
+
+
+def secret_values(variables):
+    return [entry["password"] for entry in variables["vnet_lab_ftp_users"] + variables["vnet_lab_voip_extensions"]]
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_runs(engine, lab):
+    return run_cases(engine, lab)
+
+
+def run_cases(engine, lab):
+    """Every case through lab_up.yml at once; the lab before and after; what each case got."""
+    work = lab["work"] / "cases"
+    work.mkdir()
+    hosts = {}
+    for path in cases():
+        case = yaml.safe_load(path.read_text())
+        host_vars = copy.deepcopy(lab["vars"])
+        host_vars.update(case.get("vars") or {})
+        for name in case.get("unset") or []:
+            host_vars.pop(name)
+        if "topology_text" in case:
+            if case["topology_text"] is not None:
+                (work / ("%s.yml" % path.stem)).write_text(renamed(case["topology_text"], lab["name"]))
+        else:
+            topology = renamed(case.get("topology", BASE["topology"]), lab["name"])
+            (work / ("%s.yml" % path.stem)).write_text(yaml.safe_dump(topology, sort_keys=False))
+        # Relative, as a user types it: the messages name the file so.
+        host_vars["vnet_lab_topology_file"] = "%s.yml" % path.stem
+        hosts["case-%s" % path.stem] = host_vars
+    path = inventory(work / "inventory.yml", hosts)
+    before = snapshot(engine, lab["name"])
+    # Every case at once, and without Mitogen: its strategy would start a Python for each of fifty
+    # hosts, while the checks run in Ansible's own workers.
+    rc, output, text = playbook(ROOT / "playbooks" / "lab_up.yml", path, work,
+                                ANSIBLE_FORKS=str(len(hosts)), ANSIBLE_STRATEGY="linear")
+    after = snapshot(engine, lab["name"])
+    lab["printed"].append(text)
+    return {"rc": rc, "failures": failures(output), "before": before, "after": after,
+            "stats": output.get("stats", {}), "hosts": sorted(hosts)}
+
+
+@pytest.mark.parametrize("path", cases(), ids=lambda p: p.stem)
+def test_bad_input_is_refused_naming_the_culprit(bad_runs, lab, path):
+    case = yaml.safe_load(path.read_text())
+    expected = [renamed(line, lab["name"]) for line in case["errors"]]
+    task, result = bad_runs["failures"].get("case-%s" % path.stem, (None, {}))
+    assert task is not None, "case %s was not refused" % path.stem
+    lines = result["msg"].splitlines()
+    got = "%s failed: %s" % (task, result["msg"])
+    if case.get("stage") == "engine":
+        assert (task, lines) == (ENGINE_TASK, expected), got
+    else:
+        count = len(expected)
+        head = "%d problem%s stop%s the lab before anything changes:" % (
+            count, "" if count == 1 else "s", "s" if count == 1 else "")
+        assert (task, lines) == (CHECK_TASK, [head] + expected), got
+
+
+def test_every_case_failed_and_the_running_lab_is_untouched(bad_runs, engine, lab):
+    assert bad_runs["rc"] != 0
+    assert sorted(bad_runs["failures"]) == bad_runs["hosts"]
+    assert bad_runs["before"]["containers"] and bad_runs["before"]["files"]
+    assert bad_runs["after"] == bad_runs["before"]
+    # The labs that clash with the running one made nothing either.
+    for other in ("%s-r1" % lab["name"], "%s-h1" % lab["name"]):
+        assert engine.containers.list(all=True, filters={"label": "vnet.lab=%s" % other}) == []
+        assert engine.networks.list(filters={"label": "vnet.lab=%s" % other}) == []
+        assert not (STATE_ROOT / other).exists()
+
+
+# --- security: what the lab holds ----------------------------------------------------------------
+
+def lab_containers(engine, lab):
+    return engine.containers.list(all=True, filters={"label": "vnet.lab=%s" % lab["name"]})
+
+
+def role_of(container):
+    labels = container.labels
+    if "vnet.service" not in labels:
+        return "node"
+    if labels["vnet.service"] == "voip":
+        return labels.get("vnet.voip.daemon", "kamailio")
+    return labels["vnet.service"]
+
+
+def bounding_set(pid):
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            mask = int(line.split()[1], 16)
+            return {name for bit, name in enumerate(CAP_NAMES) if mask >> bit & 1}
+    raise AssertionError("no CapBnd in /proc/%d/status" % pid)
+
+
+def test_every_container_has_only_the_capabilities_of_its_service(engine, lab):
+    seen = set()
+    for container in lab_containers(engine, lab):
+        role = role_of(container)
+        seen.add(role)
+        host = container.attrs["HostConfig"]
+        assert container.status == "running", container.name
+        assert host["Privileged"] is False, container.name
+        assert host["CapDrop"] == ["ALL"], container.name
+        assert set(host["CapAdd"] or []) == ALLOWED_CAPS[role], container.name
+        assert not host.get("Devices"), container.name
+        assert not [opt for opt in host.get("SecurityOpt") or [] if "unconfined" in opt], container.name
+        assert host.get("PidMode") in ("", None) and host.get("IpcMode") != "host", container.name
+        assert host["NetworkMode"] != "host", container.name
+        assert bounding_set(container.attrs["State"]["Pid"]) == ALLOWED_CAPS[role], container.name
+        sockets = [m for m in container.attrs["Mounts"] if m.get("Source") == DOCKER_SOCKET]
+        if role == "keeper":
+            assert host["NetworkMode"] == "none", container.name
+        else:
+            assert sockets == [], "%s holds the Docker socket" % container.name
+    assert seen >= set(ALLOWED_CAPS) - {"keeper"}
+
+
+def test_no_secret_in_environment_command_logs_or_output(engine, lab, bad_runs):
+    values = secret_values(lab["vars"])
+    for container in lab_containers(engine, lab):
+        config = container.attrs["Config"]
+        shown = json.dumps([config.get("Env"), config.get("Cmd"), config.get("Entrypoint"),
+                            container.attrs.get("Args"), config.get("Labels")])
+        logs = container.logs().decode(errors="replace")
+        for value in values:
+            assert value not in shown, "a secret in the configuration of %s" % container.name
+            assert value not in logs, "a secret in the log of %s" % container.name
+    for text in lab["printed"]:
+        for value in values:
+            assert value not in text, "Ansible printed a secret"
+    # The lab's files that hold a secret are root's alone.
+    holders = []
+    for path in (STATE_ROOT / lab["name"]).rglob("*"):
+        if path.is_file() and any(v.encode() in path.read_bytes() for v in values):
+            holders.append(path.name)
+            assert path.stat().st_mode & 0o077 == 0 and path.stat().st_uid == 0, path
+    assert holders == ["users"]   # the FTP users' file; the PBX keeps digests only
+
+
+def test_the_roles_have_no_default_credentials(engine, lab):
+    """The service roles alone, without users or extensions: each stops before it makes anything."""
+    work, other = lab["work"], "%snc" % lab["name"]
+    roles = [("ftp", {"ftp_lab": other, "ftp_node": "r1"}),
+             ("voip", {"voip_lab": other, "voip_node": "r1", "voip_server": "{{ plan | vnet.lab.voip_server('r1') }}"})]
+    play = [{"name": "roles without secrets", "hosts": "localhost", "gather_facts": False, "vars": {"plan": lab["plan"]},
+             "tasks": [{"name": role, "block": [{"name": "run " + role, "ansible.builtin.include_role": {
+                 "name": "vnet.lab." + role}, "vars": role_vars}],
+                 "rescue": [{"name": "refused " + role, "ansible.builtin.set_fact": {
+                     "refused_%s" % role: "{{ ansible_failed_task.name }}: {{ ansible_failed_result.msg }}"}}]}
+                 for role, role_vars in roles]
+             + [{"name": "what was refused", "ansible.builtin.debug": {"msg": "{{ [refused_ftp, refused_voip] }}"}}]}]
+    path = work / "no-credentials.yml"
+    path.write_text(json.dumps(play))
+    rc, output, _text = playbook(path, inventory(work / "no-credentials-inventory.yml", {"localhost": {}}), work)
+    assert rc == 0, json.dumps(failures(output), indent=1)[:5000]
+    refused = output["plays"][0]["tasks"][-1]["hosts"]["localhost"]["msg"]
+    assert refused[0].startswith("Check the FTP users, their names and passwords, and the passive port range:"
+                                 " ftp: no FTP users on r1"), refused
+    assert refused[1].startswith("Check the extensions, their passwords and the server: voip: no extensions"), refused
+    assert engine.containers.list(all=True, filters={"label": "vnet.lab=%s" % other}) == []
+    assert engine.volumes.list(filters={"label": "vnet.lab=%s" % other}) == []
+    assert not (STATE_ROOT / other).exists()
+
+
+# --- security: the services ----------------------------------------------------------------------
+
+def in_netns(engine, container, script, *args, timeout=60):
+    """Run ``script`` with this Python in ``container``'s network namespace; its stdout as JSON."""
+    pid = engine.api.inspect_container(container)["State"]["Pid"]
+    proc = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % pid, sys.executable, "-c", textwrap.dedent(script)]
+                          + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+DNS_QUERY = r"""
+import json, random, socket, struct, sys, time
+server, name, family = sys.argv[1], sys.argv[2], sys.argv[3]
+ident = random.randrange(65536)
+query = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0)   # recursion desired
+query += b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+query += struct.pack(">HH", 1, 1)                              # A, IN
+sock = socket.socket(socket.AF_INET6 if family == "6" else socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(5)
+start = time.monotonic()
+sock.sendto(query, (server, 53))
+data = sock.recv(4096)
+flags, answers = struct.unpack(">H", data[2:4])[0], struct.unpack(">H", data[6:8])[0]
+print(json.dumps({"rcode": flags & 15, "ra": bool(flags & 0x80), "aa": bool(flags & 0x400),
+                  "answers": answers, "seconds": time.monotonic() - start}))
+"""
+
+# A client outside the lab's prefixes: a throwaway container on the lab's segment whose only IPv6
+# address is its link-local one. It reaches the DNS service's address on the link.
+OUTSIDER = r"""
+import json, subprocess, sys, time
+address = sys.argv[1]
+with open("/proc/sys/net/ipv6/conf/eth0/disable_ipv6", "w") as handle:
+    handle.write("0")
+deadline = time.monotonic() + 20
+while True:
+    shown = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"],
+                           capture_output=True, text=True).stdout
+    if shown and "tentative" not in shown:
+        break
+    if time.monotonic() > deadline:
+        raise SystemExit("no link-local address on eth0: %r" % shown)
+    time.sleep(0.1)
+subprocess.run(["ip", "-6", "route", "replace", address + "/128", "dev", "eth0"], check=True)
+print(json.dumps(shown.split()[3]))
+"""
+
+
+@pytest.fixture(scope="module")
+def outsider(engine, lab):
+    segment = "%s-h1-eth0" % lab["name"]
+    container = engine.containers.run("vnet/client:latest", ["sleep", "300"], name="%s-outsider" % lab["name"],
+                                      network=segment, init=True, detach=True, auto_remove=False,
+                                      cap_drop=["ALL"], labels={"vnet.test": lab["name"]})
+    try:
+        source = in_netns(engine, container.name, OUTSIDER, "fd77::1")
+        yield container.name, source
+    finally:
+        container.remove(force=True)
+
+
+def test_dns_refuses_recursion_from_outside_the_lab(engine, lab, outsider):
+    name, source = outsider
+    assert source.startswith("fe80::")
+    outside = in_netns(engine, name, DNS_QUERY, "fd77::1", "example.org", "6")
+    assert outside["rcode"] == 5, outside   # REFUSED
+    # From inside the lab the same server answers: its own names, and (no forwarder, no route
+    # out) no outside name, without waiting for anything.
+    inside = in_netns(engine, "%s-h1" % lab["name"], DNS_QUERY, "10.77.0.1", "ns1.%s.test" % lab["name"], "4")
+    assert (inside["rcode"], inside["aa"], inside["answers"]) == (0, True, 1), inside
+    away = in_netns(engine, "%s-h1" % lab["name"], DNS_QUERY, "10.77.0.1", "example.org", "4")
+    assert away["rcode"] == 2 and away["seconds"] < 3, away   # SERVFAIL
+    config = (STATE_ROOT / lab["name"] / "services" / "r1-dns" / "named.conf").read_text()
+    assert "forwarders" not in config and "allow-recursion { lab_clients; };" in config
+    route = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % engine.api.inspect_container(
+        "%s-r1" % lab["name"])["State"]["Pid"], "ip", "route", "get", "198.41.0.4"],
+        capture_output=True, text=True, check=False)
+    assert route.returncode != 0 and "unreachable" in route.stderr, route
+
+
+FTP_PROBE = r"""
+import ftplib, json, sys
+server, user, password = sys.argv[1:4]
+result = {}
+for login, secret in (("anonymous", "guest@example.org"), ("ftp", "")):
+    ftp = ftplib.FTP(server, timeout=10)
+    try:
+        ftp.login(login, secret)
+        result[login] = "logged in"
+    except ftplib.error_perm as exc:
+        result[login] = str(exc)
+    ftp.close()
+ftp = ftplib.FTP(server, timeout=10)
+ftp.set_pasv(False)
+ftp.login(user, password)
+result["pwd"] = ftp.pwd()
+result["files"] = sorted(ftp.nlst())
+for path in ("/etc", "../..", "/proc"):
+    try:
+        ftp.cwd(path)
+        result["cwd " + path] = ftp.pwd()
+    except ftplib.error_perm as exc:
+        result["cwd " + path] = str(exc)
+try:
+    ftp.retrlines("RETR /etc/passwd", lambda line: None)
+    result["passwd"] = "read"
+except ftplib.error_perm as exc:
+    result["passwd"] = str(exc)
+ftp.quit()
+print(json.dumps(result))
+"""
+
+
+def test_ftp_refuses_anonymous_and_keeps_users_in_their_homes(engine, lab):
+    user = lab["vars"]["vnet_lab_ftp_users"][0]
+    result = in_netns(engine, "%s-h1" % lab["name"], FTP_PROBE, "10.77.0.1", user["name"], user["password"])
+    assert result["anonymous"].startswith("530") and result["ftp"].startswith("530"), result
+    assert result["pwd"] == "/" and "welcome.txt" in result["files"], result
+    assert "etc" not in result["files"] and "proc" not in result["files"], result
+    assert result["cwd /etc"].startswith("550") and result["cwd /proc"].startswith("550"), result
+    assert result["cwd ../.."] == "/", result
+    assert result["passwd"].startswith("550"), result
+
+
+SIP_PROBE = r"""
+import hashlib, json, random, re, socket, sys
+server, domain, number, wrong, right = sys.argv[1:6]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(5)
+sock.connect((server, 5060))
+local, port = sock.getsockname()
+call_id = "%x@probe" % random.getrandbits(64)
+
+
+def md5(text):
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def request(method, cseq, authorization=None, expires=60):
+    uri = "sip:%s" % domain if method == "REGISTER" else "sip:2002@%s" % domain
+    lines = ["%s %s SIP/2.0" % (method, uri),
+             "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%x;rport" % (local, port, random.getrandbits(48)),
+             "Max-Forwards: 70",
+             "From: <sip:%s@%s>;tag=%x" % (number, domain, random.getrandbits(32)),
+             "To: <sip:%s@%s>" % (number if method == "REGISTER" else "2002", domain),
+             "Call-ID: %s-%s" % (method, call_id), "CSeq: %d %s" % (cseq, method),
+             "Contact: <sip:%s@%s:%d>" % (number, local, port), "Expires: %d" % expires]
+    if authorization:
+        lines.append(authorization)
+    lines += ["Content-Length: 0", "", ""]
+    sock.send("\r\n".join(lines).encode())
+    while True:
+        reply = sock.recv(65535).decode(errors="replace")
+        status = int(reply.split(" ", 2)[1])
+        if status >= 200:
+            return status, reply
+
+
+def answer(challenge, password):
+    # The Authorization header of a REGISTER that answers the challenge (RFC 2617, qop=auth if offered).
+    realm = re.search(r'realm="([^"]*)"', challenge).group(1)
+    nonce = re.search(r'nonce="([^"]*)"', challenge).group(1)
+    qop = re.search(r'qop="([^"]*)"', challenge)
+    uri = "sip:%s" % domain
+    ha1, ha2 = md5("%s:%s:%s" % (number, realm, password)), md5("REGISTER:%s" % uri)
+    header = 'Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", algorithm=MD5' % (
+        number, realm, nonce, uri)
+    if qop:
+        cnonce = "%x" % random.getrandbits(64)
+        response = md5("%s:%s:00000001:%s:auth:%s" % (ha1, nonce, cnonce, ha2))
+        return header + ', qop=auth, nc=00000001, cnonce="%s", response="%s"' % (cnonce, response)
+    return header + ', response="%s"' % md5("%s:%s:%s" % (ha1, nonce, ha2))
+
+
+result = {}
+result["register"], challenge = request("REGISTER", 1)
+result["wrong password"], challenge = request("REGISTER", 2, answer(challenge, wrong))
+# The right password, unregistering at once (Expires: 0): the probe holds no binding.
+result["right password"] = request("REGISTER", 3, answer(challenge, right), expires=0)[0]
+result["invite"] = request("INVITE", 1)[0]
+print(json.dumps(result))
+"""
+
+
+def test_sip_refuses_registration_without_the_right_password(engine, lab):
+    extension = lab["vars"]["vnet_lab_voip_extensions"][0]
+    result = in_netns(engine, "%s-h1" % lab["name"], SIP_PROBE, "10.77.0.1", "%s.test" % lab["name"],
+                      extension["number"], "not-" + extension["password"], extension["password"])
+    assert result == {"register": 401, "wrong password": 401, "right password": 200, "invite": 407}, result
