@@ -29,8 +29,10 @@ verify: venv engine
 measure: venv engine
 	$(BIN)/ansible-playbook playbooks/measure.yml
 
-## Everything: linters, ansible-test sanity, unit, integration and molecule tests.
-test: venv engine base-image lint sanity pytest
+## Everything: linters, ansible-test sanity, unit, integration and molecule tests. The linters and
+## sanity run beside the tests (mostly waits on the engine), each target's output kept together.
+test: venv engine base-image
+	$(MAKE) --no-print-directory -j 3 --output-sync=target pytest lint sanity
 
 lint: venv
 	$(BIN)/yamllint -s .
