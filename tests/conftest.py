@@ -42,14 +42,31 @@ def pytest_runtest_makereport(item, call):
         lambda: pytest.fail("skipped in CI, where it must run: %s" % reason, pytrace=False), call.when))
 
 
+# `make pytest` runs the suite on workers: a test file's tests share its module-scoped labs, so a
+# file is one unit of work (one worker); a molecule scenario is a unit of its own. xdist's own
+# `--dist loadgroup` cannot say so under pytest 9 (it marks groups in ``item._nodeid``, which
+# pytest 9 no longer reads, so every test became a unit and a file's lab was set up on each
+# worker): the scheduler below groups by file instead, whatever the markers.
+def _unit_of_work(nodeid):
+    path = nodeid.split("::", 1)[0]
+    return nodeid if path.startswith("tests/molecule/") else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _unit_of_work(nodeid)
+
+    # Units go out in collection order (below: longest kinds first), not by their count of tests.
+    config.option.loadscopereorder = False
+    return FileScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items):
-    """Groups for ``pytest -n N --dist loadgroup`` (make pytest): a test file's tests share its
-    module-scoped labs, so they stay on one worker; each molecule scenario is a group of its own."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        if item.get_closest_marker("molecule"):
-            group = item.nodeid
-        else:
-            group = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    """The longest kinds of work first, so that no worker starts a molecule scenario last: the
+    scenarios, then the files against the engine, then the unit tests (stable within a kind)."""
+    kinds = {"molecule": 0, "integration": 1}
+    items.sort(key=lambda item: kinds.get(item.nodeid.split("/")[:2][-1], 2))
