@@ -27,8 +27,8 @@ def verify_leases(results, plan, clients):
     return _verify.leases(results or {}, plan, clients or [])
 
 
-def verify_lines(results, plan, checks, captures=None):
-    return _verify.lines(results or {}, plan, checks, captures)
+def verify_lines(results, plan, checks, captures=None, volumes=None):
+    return _verify.lines(results or {}, plan, checks, captures, volumes)
 
 
 def _wrap(function):

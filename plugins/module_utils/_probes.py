@@ -25,6 +25,7 @@ caller to judge (a refused wrong password is a success of the lab).
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -39,6 +40,9 @@ except ImportError:
 
     consume_socket_output = demux_adaptor = frames_iter = None
 
+# A volume is full below either: a DHCP server or a client cannot write its leases, FTP uploads fail.
+FULL_FRACTION = 0.05
+FULL_BYTES = 16 * 1024 * 1024
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_INTERVAL = 0.5
 # Docker may answer that an exec whose output has ended is still running: its exit code follows.
@@ -265,3 +269,27 @@ class Runner:
         if crashes:
             raise crashes[0]
         return {probe["name"]: results[probe["name"]] for probe in probes}
+
+
+def volume_space(api, lab, statvfs=os.statvfs):
+    """The space left on each named volume of a lab (label ``vnet.lab=<lab>``), by name.
+
+    ``{name: {mountpoint, size, free, full}}`` in bytes, read from the file system that holds the
+    volume's directory on the Docker host (``statvfs``: the module runs beside the engine); ``size``
+    and ``free`` are None when that directory is not here (a remote engine) or unreadable. ``full``:
+    less than 5 % or 16 MiB left, whichever is smaller - a DHCP server can no longer keep its leases.
+    """
+    listed = api.volumes(filters={"label": "vnet.lab=%s" % lab}) or {}
+    found = {}
+    for volume in sorted(listed.get("Volumes") or [], key=lambda v: v["Name"]):
+        mountpoint = volume.get("Mountpoint") or ""
+        entry = {"mountpoint": mountpoint, "size": None, "free": None, "full": False}
+        try:
+            stat = statvfs(mountpoint)
+        except (OSError, ValueError):
+            stat = None
+        if stat is not None and stat.f_blocks:
+            size, free = stat.f_blocks * stat.f_frsize, stat.f_bavail * stat.f_frsize
+            entry.update(size=size, free=free, full=free < min(size * FULL_FRACTION, FULL_BYTES))
+        found[volume["Name"]] = entry
+    return found

@@ -325,13 +325,39 @@ def _path_lines(results, plan, checks):
     ]
 
 
-def lines(results, plan, checks, captures=None):
-    """The checks' lines ``[{ok, line}]``: vpn, dhcp, dns, web, ftp, ospf, path.
+def _size(count):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (count, unit)
+        count /= 1024.0
+    return ""
 
-    ``captures``: ``{tunnel: output}`` of each tunnel's capture (``replies=3 esp=6 plain=0``).
+
+def volume_lines(volumes):
+    """A line per full volume, else one line for them all (``vnet.lab.probes``' ``volumes``)."""
+    if not volumes:
+        return []
+    known = {name: v for name, v in volumes.items() if v.get("free") is not None}
+    full = sorted(name for name, v in known.items() if v.get("full"))
+    if full:
+        return [_line(False, "volume %s (%s)" % (name, known[name]["mountpoint"]),
+                      " (%s left of %s)" % (_size(known[name]["free"]), _size(known[name]["size"])),
+                      " (full: leases, zones, uploads and logs on it cannot be written; free space on the"
+                      " Docker host's file system that holds it)") for name in full]
+    if not known:
+        return [_line(True, "volumes: %d, their space unknown (the engine is not on this host)" % len(volumes))]
+    least = min(known, key=lambda name: known[name]["free"])
+    return [_line(True, "volumes: %d, the least space left %s (%s)" % (len(volumes), _size(known[least]["free"]), least))]
+
+
+def lines(results, plan, checks, captures=None, volumes=None):
+    """The checks' lines ``[{ok, line}]``: vpn, dhcp, dns, web, ftp, ospf, path, volumes.
+
+    ``captures``: ``{tunnel: output}`` of each tunnel's capture (``replies=3 esp=6 plain=0``);
+    ``volumes``: the space left on the lab's volumes (``vnet.lab.probes``' ``volumes``).
     """
     out = _vpn_lines(results, checks, captures or {})
-    if not checks.get("clients"):
-        return out
-    return (out + _dhcp_lines(results, plan, checks) + _dns_lines(results, checks) + _web_lines(results, checks)
-            + _ftp_lines(results, checks) + _ospf_lines(results, checks) + _path_lines(results, plan, checks))
+    if checks.get("clients"):
+        out = (out + _dhcp_lines(results, plan, checks) + _dns_lines(results, checks) + _web_lines(results, checks)
+               + _ftp_lines(results, checks) + _ospf_lines(results, checks) + _path_lines(results, plan, checks))
+    return out + volume_lines(volumes)

@@ -192,6 +192,13 @@ options:
         description: Where the cgroup file systems are mounted on the target.
         type: path
         default: /sys/fs/cgroup
+  volumes:
+    description:
+      - A lab whose named volumes (label C(vnet.lab=<lab>)) are checked for space, returned as RV(volumes): a full
+        volume is one reason for a service to fail that its own checks cannot name.
+      - Reads the file system of each volume's directory, so the space is known only when the engine runs on the
+        target (not behind O(docker_host)).
+    type: str
   timeout:
     description: Seconds the Docker API may stay silent - the longest a single exec may run without output.
     type: float
@@ -221,6 +228,7 @@ EXAMPLES = r"""
       - name: lease client1
         container: pilab-client1-client
         argv: [ip, -4, -o, address, show, dev, eth0]
+    volumes: pilab
   register: waited
 
 - name: Load the web server for 10 s while every container of the lab is sampled twice a second
@@ -333,6 +341,23 @@ samples:
       description: The host's C(cores), C(cpu_percent) (100 is every core busy), C(load1), C(memory_total_bytes),
         C(memory_used_bytes) and C(temperature_celsius) (per thermal zone; empty when the host exposes none).
       type: dict
+volumes:
+  description: The space left on each named volume of the lab O(volumes), by volume name.
+  returned: when O(volumes) is given
+  type: dict
+  contains:
+    mountpoint:
+      description: The volume's directory on the Docker host.
+      type: str
+    size:
+      description: Bytes of the file system that holds it; V(null) when it is not on the target.
+      type: int
+    free:
+      description: Bytes left on it for an unprivileged writer; V(null) when it is not on the target.
+      type: int
+    full:
+      description: Whether less than 5 % or 16 MiB (the smaller) is left.
+      type: bool
 duration:
   description: Seconds the whole set took.
   returned: always
@@ -345,7 +370,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vnet.lab.plugins.module_utils._probes import ProbeError, Runner
+from ansible_collections.vnet.lab.plugins.module_utils._probes import ProbeError, Runner, volume_space
 from ansible_collections.vnet.lab.plugins.module_utils._sample import Sampler, lab_targets
 
 try:
@@ -395,6 +420,7 @@ def main():
                 seconds=dict(type="float", default=0),
                 cgroup_root=dict(type="path", default="/sys/fs/cgroup"),
             )),
+            volumes=dict(type="str"),
             timeout=dict(type="float", default=60),
             docker_host=dict(type="str"),
         ),
@@ -419,6 +445,7 @@ def main():
         if sample:
             sampler = Sampler(lab_targets(client.api, sample["lab"]), sample["interval"], sample["cgroup_root"])
             sampler.start()
+        volumes = volume_space(client.api, params["volumes"]) if params["volumes"] else None
         try:
             results = runner.run(params["probes"])
             if sampler:
@@ -430,6 +457,8 @@ def main():
     except DockerException as exc:
         module.fail_json(msg="Docker: %s" % exc, exception=traceback.format_exc())
     extra = {"samples": samples} if sampler else {}
+    if volumes is not None:
+        extra["volumes"] = volumes
     module.exit_json(changed=False, probes=results, duration=round(time.monotonic() - started, 3), **extra)
 
 

@@ -400,6 +400,31 @@ def test_a_damaged_lease_file_is_set_aside_with_a_clear_message(lab):
     assert "starts garbage" in lab.exec("-r2-dhcp-eth1", "cat", "/var/lib/dhcp/dhcpd.leases.damaged").stdout
 
 
+def test_a_full_volume_is_named_by_the_labs_verification(lab):
+    """A volume of the lab with no space left (a 1 MiB tmpfs, filled, held by a container so that
+    it stays mounted): verify.yml fails with a line naming it, its directory and what is left."""
+    name = "%s-filled" % lab.name
+    volume = lab.client.volumes.create(name, driver="local", labels={"vnet.lab": lab.name},
+                                       driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+    holder = None
+    try:
+        holder = lab.client.containers.run(NODE_IMAGE, ["-c", "cat /dev/zero > /v/fill; echo filled; exec sleep 600"],
+                                           entrypoint=["sh"],
+                                           name=name, volumes={name: {"bind": "/v"}}, detach=True,
+                                           network_mode="none", labels={"vnet.test": lab.name})
+        deadline = time.monotonic() + 60
+        while b"filled" not in holder.logs(stderr=False):
+            assert time.monotonic() < deadline, "the volume was not filled within 60 s"
+            time.sleep(0.2)
+        proc = lab.playbook("verify.yml", check=False)
+        assert proc.returncode != 0
+        assert "volume %s (%s) ... FAIL (0 B left of 1.0 MiB) (full: " % (name, volume.attrs["Mountpoint"]) in proc.stdout
+    finally:
+        if holder is not None:
+            holder.remove(force=True)
+        volume.remove(force=True)
+
+
 def test_every_container_has_a_bounded_log(lab):
     unbounded = sorted(name for name, attrs in lab.containers().items()
                        if attrs["HostConfig"]["LogConfig"]["Type"] != "json-file"

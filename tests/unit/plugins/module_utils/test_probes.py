@@ -282,3 +282,46 @@ def test_a_crash_in_a_probe_is_raised_once_all_have_ended():
     with pytest.raises(RuntimeError, match="bug"):
         runner(script).run([{"name": "a", "container": "c", "argv": ["crash"]},
                             {"name": "b", "container": "c", "argv": ["ok"], "after": ["a"]}])
+
+
+class VolumesAPI:
+    def __init__(self, volumes):
+        self.volumes_listed = volumes
+        self.filters = None
+
+    def volumes(self, filters=None):
+        self.filters = filters
+        return {"Volumes": self.volumes_listed}
+
+
+class Stat:
+    def __init__(self, blocks, available, size=4096):
+        self.f_blocks, self.f_bavail, self.f_frsize = blocks, available, size
+
+
+def test_volume_space_reads_each_volume_of_the_lab_and_calls_a_nearly_full_one_full():
+    api = VolumesAPI([{"Name": "lab-b", "Mountpoint": "/v/b"}, {"Name": "lab-a", "Mountpoint": "/v/a"},
+                      {"Name": "lab-c", "Mountpoint": "/elsewhere"}])
+    stats = {"/v/a": Stat(1000000, 500000), "/v/b": Stat(1000000, 3000)}
+
+    def statvfs(path):
+        if path not in stats:
+            raise FileNotFoundError(path)
+        return stats[path]
+
+    space = _probes.volume_space(api, "lab", statvfs=statvfs)
+    assert api.filters == {"label": "vnet.lab=lab"}
+    assert list(space) == ["lab-a", "lab-b", "lab-c"]
+    assert space["lab-a"] == {"mountpoint": "/v/a", "size": 4096000000, "free": 2048000000, "full": False}
+    # 12 MB left of 4 GB: under 16 MiB (the smaller of the two bounds) is full.
+    assert space["lab-b"]["full"] is True
+    assert space["lab-c"] == {"mountpoint": "/elsewhere", "size": None, "free": None, "full": False}
+
+
+def test_a_small_volume_is_full_under_five_percent():
+    space = _probes.volume_space(VolumesAPI([{"Name": "v", "Mountpoint": "/v"}]), "lab",
+                                 statvfs=lambda path: Stat(1000, 49))
+    assert space["v"]["full"] is True
+    space = _probes.volume_space(VolumesAPI([{"Name": "v", "Mountpoint": "/v"}]), "lab",
+                                 statvfs=lambda path: Stat(1000, 51))
+    assert space["v"]["full"] is False

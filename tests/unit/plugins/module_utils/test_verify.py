@@ -256,3 +256,25 @@ def test_a_lab_without_tunnels_or_clients_has_nothing_to_check():
     checks = _checks(plan)
     assert _verify.wait_probes(plan, checks) == [] and _verify.check_probes(plan, checks, {}) == []
     assert _verify.lines({}, plan, checks) == []
+
+
+def test_volume_lines_one_line_for_all_or_one_failure_per_full_volume():
+    free = {"lab-a": {"mountpoint": "/v/a", "size": 2 << 30, "free": 1 << 30, "full": False},
+            "lab-b": {"mountpoint": "/v/b", "size": 2 << 30, "free": 300 << 20, "full": False}}
+    assert _verify.volume_lines(None) == []
+    assert _verify.volume_lines(free) == [
+        {"ok": True, "line": "volumes: 2, the least space left 300.0 MiB (lab-b) ... pass"}]
+    full = dict(free, **{"lab-c": {"mountpoint": "/v/c", "size": 100 << 20, "free": 1024, "full": True}})
+    (line,) = _verify.volume_lines(full)
+    assert line["ok"] is False
+    assert line["line"].startswith("volume lab-c (/v/c) ... FAIL (1.0 KiB left of 100.0 MiB) (full: ")
+    remote = {"lab-a": {"mountpoint": "/v/a", "size": None, "free": None, "full": False}}
+    assert _verify.volume_lines(remote) == [
+        {"ok": True, "line": "volumes: 1, their space unknown (the engine is not on this host) ... pass"}]
+
+
+def test_volume_lines_come_last_even_without_clients():
+    plan = _plan("vpn-host-to-host.yml")
+    space = {"v": {"mountpoint": "/v", "size": 1 << 30, "free": 0, "full": True}}
+    out = _verify.lines({}, plan, {"tunnels": []}, volumes=space)
+    assert [line["ok"] for line in out] == [False] and out[-1]["line"].startswith("volume v (/v)")
