@@ -194,7 +194,7 @@ options:
         default: /sys/fs/cgroup
   volumes:
     description:
-      - A lab whose named volumes (label C(vnet.lab=<lab>)) are checked for space, returned as RV(volumes): a full
+      - A lab whose named volumes (label C(vnet.lab=<lab>)) are checked for space, returned as RV(volumes) - a full
         volume is one reason for a service to fail that its own checks cannot name.
       - Reads the file system of each volume's directory, so the space is known only when the engine runs on the
         target (not behind O(docker_host)).
