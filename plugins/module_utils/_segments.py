@@ -23,6 +23,13 @@ Link types, one table entry each (``LINK_TYPES``):
     ``link.local``, ``link.port`` (default 4789), ``link.dev``) enslaved to it and up. The device's
     name is kept in the label ``vnet.vxlan``.
 
+On a local engine the Linux bridge of every ``bridge``/``vxlan`` segment is made quiet: the host
+holds no lab address there, so it answers no ARP (``arp_ignore=1``, ``arp_announce=2``: not for
+its own addresses on other ports either) and has no IPv6 on it (``disable_ipv6=1``: no link-local
+address, no router solicitation, MLD report or neighbour advertisement of its own on the lab's
+wire). A lab segment then carries only its nodes' traffic, whatever addresses they reuse. Each
+converging ``present`` sets them again (a host reboot makes new bridges).
+
 An existing network is kept with its subnet when its driver, options and labels are the wanted
 ones; otherwise it is re-created (with the same subnet) if no container is attached, else the
 module fails naming it and its containers. A network of the same name that carries other
@@ -70,6 +77,9 @@ LABEL_VXLAN = "vnet.vxlan"
 OPT_INHIBIT_IPV4 = "com.docker.network.bridge.inhibit_ipv4"
 OPT_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+# The host's settings of a lab bridge (paths under /proc/sys/net, %s the bridge): quiet on the wire.
+QUIET_BRIDGE = (("ipv4/conf/%s/arp_ignore", "1"), ("ipv4/conf/%s/arp_announce", "2"),
+                ("ipv6/conf/%s/disable_ipv6", "1"))
 OPT_MTU = "com.docker.network.driver.mtu"
 OPT_PARENT = "parent"
 # Options whose value we decide: any other option Docker or a user added is left alone.
@@ -429,13 +439,14 @@ class Segments:
     CREATE_ATTEMPTS = 10
 
     def __init__(self, client, runner, lab, check_mode=False, local_engine=True,
-                 sys_class_net="/sys/class/net"):
+                 sys_class_net="/sys/class/net", proc_sys_net="/proc/sys/net"):
         self.client = client
         self.runner = runner
         self.lab = lab
         self.check_mode = check_mode
         self.local_engine = local_engine
         self.sys_class_net = sys_class_net
+        self.proc_sys_net = proc_sys_net
         self.actions = []
 
     # -- engine
@@ -531,6 +542,36 @@ class Segments:
             if not self.check_mode:
                 self._run_host(["ip", "link", "del", "dev", device])
 
+    # -- the host's side of a bridge
+    def _quiet_bridges(self, names, created):
+        """Sets QUIET_BRIDGE on the bridges of the segments' networks ``names``, where one differs
+        (local engine only; no other network of the lab's label: an underlay needs its ARP). A
+        network ``created`` in this run has its own action already (check mode cannot read its bridge)."""
+        if not self.local_engine:
+            return
+        for attrs in self._lab_networks(self._networks()):
+            if attrs.get("Driver") != "bridge" or attrs["Name"] not in names:
+                continue
+            bridge = (attrs.get("Options") or {}).get(OPT_BRIDGE_NAME) or "br-%s" % attrs["Id"][:12]
+            wrong = []
+            for pattern, value in QUIET_BRIDGE:
+                path = os.path.join(self.proc_sys_net, pattern % bridge)
+                try:
+                    with open(path) as handle:
+                        if handle.read().strip() != value:
+                            wrong.append((path, value))
+                except OSError:
+                    continue   # no such bridge here (yet): nothing to quiet
+            if not wrong:
+                continue
+            if attrs["Name"] not in created:
+                self.actions.append("quiet bridge %s (%s)" % (bridge, ", ".join(
+                    "%s=%s" % (path.rsplit("/", 1)[1], value) for path, value in wrong)))
+            if not self.check_mode:
+                for path, value in wrong:
+                    with open(path, "w") as handle:
+                        handle.write(value)
+
     # -- states
     def present(self, segments, pool, prefix):
         """Returns (changed, segments result, diff)."""
@@ -617,12 +658,15 @@ class Segments:
                 "subnet": subnet,
                 "endpoints": endpoint_addresses(subnet, step["segment"].get("endpoints")),
             }
+        self._quiet_bridges({step["wanted"]["name"] for step in plan},
+                            {step["wanted"]["name"] for step in plan if step["existing"] is None or step["differences"]})
         diff = {"before": {"networks": before},
                 "after": {"networks": [after[k] for k in sorted(after)]}}
         return bool(self.actions), result, diff
 
-    def absent(self, segments=None):
-        """Remove the lab's networks (only the named segments' when ``segments`` is given)."""
+    def absent(self, segments=None, leaving=()):
+        """Remove the lab's networks (only the named segments' when ``segments`` is given).
+        ``leaving``: names of containers removed in the same run (still attached in check mode)."""
         networks = self._networks()
         mine = self._lab_networks(networks)
         before = [network_view(n) for n in mine]
@@ -630,7 +674,7 @@ class Segments:
             mine = [n for n in mine if (n.get("Labels") or {}).get(LABEL_SEGMENT) in segments]
         errors = []
         for attrs in mine:
-            attached = self._containers(attrs)
+            attached = [name for name in self._containers(attrs) if name not in leaving]
             if attached:
                 errors.append("network %s still has containers attached (%s): remove them first"
                               % (attrs["Name"], ", ".join(attached)))

@@ -19,12 +19,16 @@ description:
   - C(macvlan) segments are macvlan networks on the host port C(link.parent).
   - C(vxlan) segments are bridge networks whose Linux bridge is C(vx<id>), with a host VXLAN device C(vxt<id>)
     (C(link.vni), C(link.remote), C(link.local), C(link.port), C(link.dev)) attached to it.
+  - On a local engine the Linux bridge of each C(bridge) and C(vxlan) segment is made quiet, where it is not yet
+    (C(arp_ignore=1), C(arp_announce=2), C(disable_ipv6=1) under C(/proc/sys/net)) - the host answers no ARP
+    and sends no IPv6 of its own (link-local address, router solicitation, MLD, neighbour advertisement) on a
+    lab's wire. A host reboot makes new bridges - the next converging run sets them again.
   - A network whose driver, options or labels differ from the wanted ones is re-created with the same subnet if
     no container is attached to it; otherwise the module fails and names it. A network of the wanted name that
     belongs to another lab or segment is never touched.
   - Before it makes anything, it fails naming each culprit when a segment prefix overlaps O(placeholder_pool);
-    when, on a local engine, a segment prefix (but a C(macvlan) one) holds an address of the Docker host, which
-    the host would answer ARP for on every lab bridge; when a container bears one of the lab's names
+    when, on a local engine, a segment prefix (but a C(macvlan) one) holds an address of the Docker host (its
+    routes would send the lab's packets for that address to itself); when a container bears one of the lab's names
     (C(<lab>-<node>), C(<lab>-<node>-...), the nodes taken from the segments' endpoints) but belongs to another
     lab or to none; when the host lacks a C(macvlan) parent or a C(vxlan) C(dev).
 author:

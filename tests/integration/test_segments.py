@@ -161,6 +161,11 @@ def test_two_labs_side_by_side(tmp_path, engine, labs):
                 wanted["com.docker.network.driver.mtu"] = str(SEGMENTS[name]["mtu"])
             assert attrs["Options"] == wanted
             assert attrs["IPAM"]["Config"] == [{"Subnet": str(subnet), "Gateway": str(subnet.network_address + 1)}]
+            # The host is quiet on the lab's wire: no ARP answer, no IPv6 address of its own.
+            bridge = Path("/proc/sys/net")
+            quiet = {key: (bridge / family / "conf" / ("br-" + attrs["Id"][:12]) / key).read_text().strip()
+                     for family, key in (("ipv4", "arp_ignore"), ("ipv4", "arp_announce"), ("ipv6", "disable_ipv6"))}
+            assert quiet == {"arp_ignore": "1", "arp_announce": "2", "disable_ipv6": "1"}, segment["network"]
 
     # Placeholders overlap no other network of the engine, this run's or anybody's.
     mine = {s["network"] for key in ("a", "b") for s in results["%s create" % key]["segments"].values()}

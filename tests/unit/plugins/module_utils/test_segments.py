@@ -471,3 +471,31 @@ def test_a_remote_engine_reads_no_host_address():
     api = FakeAPI([])
     m = S.Segments(FakeClient(api), NoHost(), "lab1", local_engine=False)
     assert m.present({"lan": {"ipv4": "192.0.2.0/24", "endpoints": ["r1:eth1"]}}, "100.64.0.0/10", 24)[0] is True
+
+
+def test_the_labs_bridges_are_made_quiet_once(tmp_path):
+    """No ARP answer and no IPv6 of the host's own on a lab bridge; set when different, then kept."""
+    api = FakeAPI([attrs("lab1-lan1", "100.64.1.0/24", labels=lab_labels("lab1", "lan1"), nid="0123456789abcdef"),
+                   attrs("lab1-mv", "100.64.3.0/24", driver="macvlan", options={"parent": "eth1"},
+                         labels=lab_labels("lab1", "mv"), nid="fedcba9876543210")])
+    files = {}
+    for family, key, value in (("ipv4", "arp_ignore", "0"), ("ipv4", "arp_announce", "0"), ("ipv6", "disable_ipv6", "0")):
+        path = tmp_path / family / "conf" / "br-0123456789ab" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value + "\n")
+        files[key] = path
+
+    def segments(check_mode=False):
+        return S.Segments(FakeClient(api), NoHost(), "lab1", check_mode=check_mode, proc_sys_net=str(tmp_path))
+
+    lan = {"lan1": {"endpoints": ["h1:eth1"], "mtu": None}}
+    checked = segments(check_mode=True)
+    assert checked.present(lan, "100.64.0.0/10", 24)[0] is True
+    assert checked.actions == ["quiet bridge br-0123456789ab (arp_ignore=1, arp_announce=2, disable_ipv6=1)"]
+    assert files["arp_ignore"].read_text() == "0\n"
+    done = segments()
+    assert done.present(lan, "100.64.0.0/10", 24)[0] is True
+    assert {key: path.read_text() for key, path in files.items()} == {
+        "arp_ignore": "1", "arp_announce": "2", "disable_ipv6": "1"}
+    again = segments()
+    assert again.present(lan, "100.64.0.0/10", 24)[0] is False and again.actions == []
