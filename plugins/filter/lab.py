@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.vnet.lab.plugins.module_utils import _lab
+from ansible_collections.vnet.lab.plugins.module_utils import _lab, _voip, _web
 
 
 def _wrap(function):
@@ -24,6 +24,18 @@ def inspect_table(plan, states=None):
     return _lab.format_table(_lab.inspect_rows(plan, states))
 
 
+def service_role_vars(plan, node, role, inputs=None):
+    # The inputs may hold secrets (FTP users, SIP extensions): no error quotes them.
+    try:
+        return _lab.role_vars(plan, node, role, inputs)
+    except _web.WebError as exc:
+        raise AnsibleFilterError("vnet.lab.web_vhosts: %s" % exc) from exc
+    except _voip.VoipError as exc:
+        raise AnsibleFilterError("vnet.lab.voip_server: %s" % exc) from exc
+    except KeyError as exc:
+        raise AnsibleFilterError("vnet.lab.service_role_vars: no service role, node or plan entry %s" % exc) from None
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -35,4 +47,5 @@ class FilterModule:
             "service_addresses": _wrap(_lab.service_addresses),
             "ospf_expectations": _wrap(_lab.ospf_expectations),
             "name_lookups": _wrap(_lab.name_lookups),
+            "service_role_vars": service_role_vars,
         }

@@ -63,7 +63,11 @@ from ansible_collections.vnet.lab.plugins.module_utils import _lab
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
+        root = self.get_option("root")
+        # A variable reaches a lookup's options as written: "{{ playbook_dir }}/labs" is templated here.
+        if isinstance(root, str) and self._templar is not None:
+            root = self._templar.template(root)
         try:
-            return [_lab.state_dir(self.get_option("root"), *terms)]
+            return [_lab.state_dir(root, *terms)]
         except ValueError as exc:
             raise AnsibleLookupError("vnet.lab.state_dir: %s" % exc) from exc

@@ -45,10 +45,6 @@ NETPLAN = os.path.join("nodes", "%s", "netplan.json")
 FORMAT = 1
 
 
-class ConvergedError(Exception):
-    """The lab's state cannot be read."""
-
-
 def record_path(state_dir, lab):
     return os.path.join(state_dir, lab, RECORD_FILE)
 

@@ -9,7 +9,10 @@ declarative and unit tests call these functions without Docker or Ansible.
 from __future__ import annotations
 
 import ipaddress
+import json
 import posixpath
+
+from ansible_collections.vnet.lab.plugins.module_utils import _registry, _voip, _web
 
 # The one root of every lab's files on a target: plans, service configurations, secrets, PKI,
 # reports; <STATE_ROOT>/<lab> is what taking a lab down removes. The variable
@@ -204,12 +207,12 @@ def node_states(containers):
     return states
 
 
-# Service roles in the order a lab brings them up: routing first (the other services' clients
-# come from other subnets), then name service, addresses, content; the lab user's client last,
-# once the DHCP servers answer. ipsec is the vpn section's (its own step); monitor is a name.
-SERVICE_ORDER = ("ospf", "dns", "dhcp", "web", "ftp", "voip")
-# Services whose users are lab hosts: a lab that runs one gives each host a client container.
-USER_SERVICES = frozenset(("dns", "dhcp", "web", "ftp", "voip"))
+# Service roles in the order a lab brings them up (_registry.SERVICE_ROLES says why); ipsec is the
+# vpn section's (its own step), monitor is a name; the hosts' roles (client) come last.
+SERVICE_ORDER = _registry.roles("node")
+HOST_ROLES = _registry.roles("hosts")
+# Services whose users are lab hosts: a lab that runs one gives each host the HOST_ROLES.
+USER_SERVICES = frozenset(name for name, entry in _registry.SERVICE_ROLES.items() if entry["users"])
 
 
 def lab_services(plan):
@@ -228,8 +231,8 @@ def lab_services(plan):
     deployments = [{"node": name, "role": role}
                    for role in SERVICE_ORDER for name in nodes if role in declared[name]]
     if any(declared[name] & USER_SERVICES for name in nodes):
-        deployments += [{"node": name, "role": "client"}
-                        for name, node in nodes.items() if node["kind"] == "host"]
+        deployments += [{"node": name, "role": role}
+                        for role in HOST_ROLES for name, node in nodes.items() if node["kind"] == "host"]
     return deployments
 
 
@@ -242,13 +245,55 @@ def lab_images(topology):
     """
     images = ["node"]
     if topology.get("vpn"):
-        images.append("strongswan")
+        images += [_registry.SERVICE_ROLES[role]["image"] for role in _registry.roles("vpn")]
     nodes = {name: dict(node or {}, kind=(node or {}).get("kind"))
              for name, node in (topology.get("nodes") or {}).items()}
     for deployment in lab_services({"routing": topology.get("routing"), "nodes": nodes}):
-        if deployment["role"] not in images:
-            images.append(deployment["role"])
+        image = _registry.SERVICE_ROLES[deployment["role"]]["image"]
+        if image not in images:
+            images.append(image)
     return images
+
+
+def service_images():
+    """The images role's catalogue entries of the service roles' images: ``{image: {context,
+    description}}``, the build context of each in ``roles/images/files/<image>``."""
+    return {entry["image"]: {"context": entry["image"], "description": entry["description"]}
+            for entry in _registry.SERVICE_ROLES.values() if entry["image"]}
+
+
+def role_vars(plan, node, role, inputs=None):
+    """The variables of service role ``role`` on ``node`` of the lab: ``{<role>_<key>: value}``.
+
+    Each key of the role's ``vars`` in ``_registry.SERVICE_ROLES`` from its source (see there);
+    ``inputs`` holds the lab's inputs (``ftp_users``, ``voip_extensions``, ``web_sites``,
+    ``network_mode``...), and a variable whose input is missing or ``None`` is left out, so the
+    role's default applies.
+    """
+    inputs = inputs or {}
+    service = (plan["nodes"][node].get("services") or {}).get(role) or {}
+    sources = {
+        "lab": lambda: plan["name"],
+        "node": lambda: node,
+        "plan": lambda: plan,
+        "ipv4": lambda: service.get("ipv4"),
+        "ipv6": lambda: service.get("ipv6"),
+        "web_vhosts": lambda: _web.vhosts(plan, node, inputs.get("web_sites") or {}),
+        "voip_server": lambda: _voip.server(plan, node),
+    }
+    found = {}
+    for key, source in _registry.SERVICE_ROLES[role]["vars"].items():
+        kind, _sep, argument = source.partition(":")
+        if kind == "input":
+            if inputs.get(argument) is None:
+                continue
+            value = inputs[argument]
+        elif kind == "value":
+            value = json.loads(argument)
+        else:
+            value = sources[source]()
+        found["%s_%s" % (role, key)] = value
+    return found
 
 
 def service_addresses(plan):

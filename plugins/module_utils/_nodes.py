@@ -777,9 +777,10 @@ class Nodes:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
 
-    def absent(self, state_dir=None, keep_volumes=True):
+    def absent(self, state_dir=None, keep_volumes=True, segments=None):
         """Remove every container of the lab (services too), its directory under ``state_dir`` and,
-        unless kept, its volumes. Returns (changed, diff)."""
+        unless kept, its volumes; with ``segments`` (a ``_segments.Segments`` of the lab), its networks
+        too once its containers are gone. Returns (changed, diff)."""
         errors = lab_errors(self.lab)
         if errors:
             raise NodesError(errors)
@@ -797,6 +798,11 @@ class Nodes:
         errors = self._parallel(lambda item: self._remove(*item, record=False), items)
         if errors:
             raise NodesError(errors)
+        networks = None
+        if segments is not None:
+            dummy, dummy, networks = segments.absent(leaving={name for dummy, name in items})
+            for action in segments.actions:
+                self._act(LAB_KEY, action)
         volumes = []
         if not keep_volumes:
             listed = self.client.api.volumes(filters={"label": "%s=%s" % (LABEL_LAB, self.lab)})
@@ -813,4 +819,7 @@ class Nodes:
                 if not self.check_mode:
                     shutil.rmtree(directory)
         diff = {"before": {"containers": before, "volumes": volumes}, "after": {"containers": {}, "volumes": []}}
+        if networks is not None:
+            diff["before"]["networks"] = networks["before"]["networks"]
+            diff["after"]["networks"] = networks["after"]["networks"]
         return bool(self.actions), diff

@@ -196,13 +196,16 @@ def _nodes_text(nodes):
     return ("node " if len(nodes) == 1 else "nodes ") + shorten(nodes)
 
 
-def psk_problems(vpn, psk):
-    """The pre-shared keys of the tunnels that use one: set, strings, long enough."""
+def psk_problems(vpn, psk, where="vnet_lab_ipsec_psk", whole_lab=True):
+    """The pre-shared keys of the tunnels that use one: set, strings, long enough.
+
+    ``vpn`` is ``{tunnel: {auth...}}``: the lab's vpn section, or one node's connections (the
+    ipsec role's check, through the filter ``vnet.lab.ipsec_psk_problems``). ``where`` names the
+    variable in the messages. A mapping may name tunnels of other nodes unless ``whole_lab``."""
     tunnels = sorted((name for name, spec in vpn.items()
                       if isinstance(spec, dict) and spec.get("auth", "psk") == "psk"), key=name_key)
     if not tunnels:
         return []
-    where = "vnet_lab_ipsec_psk"
     using = "tunnel%s %s" % ("" if len(tunnels) == 1 else "s", shorten(tunnels))
     if psk is None or psk == "":
         return ["%s: not set or empty, and %s authenticate%s with a pre-shared key: give one from a"
@@ -221,7 +224,7 @@ def psk_problems(vpn, psk):
             problems.append("%s: the key of tunnel %s must be a string, not %s" % (where, tunnel, what(key)))
         else:
             problems += _psk_length(where, key, "tunnel %s" % tunnel)
-    for name in sorted((n for n in psk if n not in vpn), key=lambda n: name_key(str(n))):
+    for name in sorted((n for n in psk if whole_lab and n not in vpn), key=lambda n: name_key(str(n))):
         problems.append("%s: no tunnel %s in the lab's vpn section (tunnels: %s)" % (
             where, name, ", ".join(sorted(vpn, key=name_key))))
     return problems

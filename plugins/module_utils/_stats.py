@@ -8,7 +8,7 @@ hence this module. Memory is what ``docker stats`` shows - usage less the inacti
 CPU is the share of one CPU used between two samples (100 % = one core busy), as ``docker stats``.
 
 ``cgroup_dirs(root, container_id)`` finds a container's directories; ``sample(dirs)`` reads
-one sample; ``figures(first, second, seconds)`` turns two samples into the figures.
+one sample (the CPU share comes from two samples, as ``_sample`` takes them).
 """
 
 from __future__ import annotations
@@ -81,16 +81,3 @@ def sample(dirs):
     if usage and usage.strip().isdigit():
         memory = memory_bytes(dirs["version"], int(usage), stat)
     return {"memory": memory, "cpu_ns": cpu_ns, "pids": int(pids) if pids and pids.strip().isdigit() else None}
-
-
-def figures(first, second, seconds):
-    """``{memory_bytes, cpu_percent, cpu_seconds, pids}`` from two samples ``seconds`` apart."""
-    cpu_percent = None
-    if first["cpu_ns"] is not None and second["cpu_ns"] is not None and seconds > 0:
-        cpu_percent = round(max(second["cpu_ns"] - first["cpu_ns"], 0) / (seconds * 1e9) * 100, 2)
-    return {
-        "memory_bytes": second["memory"],
-        "cpu_percent": cpu_percent,
-        "cpu_seconds": round(second["cpu_ns"] / 1e9, 3) if second["cpu_ns"] is not None else None,
-        "pids": second["pids"],
-    }

@@ -18,6 +18,8 @@ import re
 import socket
 import traceback
 
+from ansible_collections.vnet.lab.plugins.module_utils._registry import SERVICE_ROLES
+
 try:
     import netaddr
 except ImportError:
@@ -53,28 +55,18 @@ LINK_TYPES = {
     "vxlan": {"required": ("vni", "remote"), "optional": {"local": None, "port": 4789, "dev": None}},
 }
 
-# Network services a node may run, each with the DNS names its address gets by default
-# (web adds its vhosts). A new service role is one line here.
-SERVICES = {
-    "dhcp": ["dhcp"],
-    "dns": ["ns1"],
-    "ftp": ["ftp"],
-    "ipsec": [],
-    "monitor": ["monitor"],
-    "ospf": [],
-    "voip": ["voip"],
-    "web": ["www"],
-}
+# Network services a node may run, each with the DNS names its address gets by default (web adds
+# its vhosts), and each service's own options (passed through to the plan for its role): from the
+# one table of service roles (_registry.SERVICE_ROLES).
+SERVICES = {name: list(entry["names"]) for name, entry in sorted(SERVICE_ROLES.items())
+            if entry["names"] is not None}
 # Keys of a service that the planner computes: never given.
 SERVICE_RESERVED = frozenset(("ipv4", "ipv6"))
-# Keys every service takes (the planner reads them), then each service's own options (passed
-# through to the plan for its role). Any other key is an error: a misspelt option would otherwise
-# be ignored without a word. A new option is one entry here (and a line on the service's page).
+# Keys every service takes (the planner reads them), then each service's own options. Any other key
+# is an error: a misspelt option would otherwise be ignored without a word.
 SERVICE_KEYS = ("address", "interface", "names")
-SERVICE_OPTIONS = {
-    "dhcp": ("default_lease_time", "max_lease_time", "min_lease_time", "range", "serve"),
-    "web": ("vhosts",),
-}
+SERVICE_OPTIONS = {name: tuple(entry["options"]) for name, entry in SERVICE_ROLES.items()
+                   if entry["names"] is not None and entry["options"]}
 
 TOPOLOGY_KEYS = frozenset(("name", "domain", "routing", "addressing", "nodes", "links", "vpn"))
 NODE_KEYS = frozenset(("kind", "loopback", "services"))

@@ -27,7 +27,8 @@ description:
   - Containers of the lab that carry a C(vnet.node) label of a node no longer in the plan (and no
     C(vnet.service) label) are removed, with their node directory.
   - With O(state=absent), every container of the lab, service containers included, is removed (killed, as lab
-    containers keep their data on volumes), in parallel, and so is the lab's directory C(<state_dir>/<lab>).
+    containers keep their data on volumes), in parallel, and so is the lab's directory C(<state_dir>/<lab>);
+    with O(remove_segments), so are the lab's segments once its containers are gone (the whole lab in one call).
 author:
   - vnet.lab developers (!UNKNOWN)
 requirements:
@@ -97,6 +98,13 @@ options:
     description: With O(state=absent), whether the named volumes labelled C(vnet.lab=<lab>) stay.
     type: bool
     default: true
+  remove_segments:
+    description:
+      - With O(state=absent), whether the lab's segments go too, as M(vnet.lab.segments) removes them with
+        O(vnet.lab.segments#module:state=absent) (every network labelled C(vnet.lab=<lab>), and the VXLAN device
+        of a C(vxlan) segment), after the containers.
+    type: bool
+    default: false
   state:
     description:
       - V(present) brings the nodes to the plan.
@@ -143,6 +151,13 @@ EXAMPLES = r"""
     lab: demo
     state: absent
     keep_volumes: false
+
+- name: Remove the whole lab, its segments included, in one call
+  vnet.lab.nodes:
+    lab: demo
+    state: absent
+    keep_volumes: false
+    remove_segments: true
 """
 
 RETURN = r"""
@@ -157,7 +172,7 @@ nodes:
 actions:
   description:
     - What was done (or would be done in check mode) per node, one sentence per action, in order.
-    - Actions that concern the whole lab (its files and volumes) are under the key C((lab)).
+    - Actions that concern the whole lab (its files, volumes and, with O(remove_segments), segments) are under the key C((lab)).
   returned: always
   type: dict
   sample:
@@ -174,8 +189,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.vnet.lab.plugins.module_utils._interfaces import Runner
 from ansible_collections.vnet.lab.plugins.module_utils._lab import STATE_ROOT
 from ansible_collections.vnet.lab.plugins.module_utils._nodes import Nodes, NodesError
+from ansible_collections.vnet.lab.plugins.module_utils._segments import Segments, SegmentsError, engine_is_local
 
 # The docker SDK, as in vnet.lab.segments (community.docker's module_utils are private to it).
 try:
@@ -201,6 +218,7 @@ def main():
             ready_timeout=dict(type="float", default=30),
             log_options=dict(type="dict", default={}),
             keep_volumes=dict(type="bool", default=True),
+            remove_segments=dict(type="bool", default=False),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             docker_host=dict(type="str"),
         ),
@@ -224,9 +242,13 @@ def main():
                 params["plan"], params["segments"], params["image"], params["capabilities"],
                 params["restart_policy"], params["state_dir"], params["ready_timeout"], params["log_options"])
         else:
-            changed, diff = manager.absent(params["state_dir"], params["keep_volumes"])
+            segments = None
+            if params["remove_segments"]:
+                segments = Segments(client, Runner(), params["lab"], check_mode=module.check_mode,
+                                    local_engine=engine_is_local(params["docker_host"]))
+            changed, diff = manager.absent(params["state_dir"], params["keep_volumes"], segments)
             nodes = {}
-    except NodesError as exc:
+    except (NodesError, SegmentsError) as exc:
         module.fail_json(msg=str(exc), actions=manager.actions if manager else {})
     except DockerException as exc:
         module.fail_json(msg="Docker: %s" % exc, exception=traceback.format_exc(),

@@ -18,15 +18,19 @@ Security, against the same lab: each container's capabilities against an allow-l
 container's environment, command or log, nor in what Ansible printed, and the lab's files that
 hold one readable by root only; the roles fail without credentials; DNS refuses recursion to a
 client outside the lab's prefixes and forwards nowhere; FTP refuses anonymous logins and keeps
-its users in their homes; SIP without or with a wrong password gets 401 (407 for INVITE). The
-probes run in the lab's network namespaces with this test's Python (``nsenter --net``), so no
-image needs a tool for them.
+its users in their homes; SIP without or with a wrong password gets 401 (407 for INVITE). Every
+listening socket of every node's namespace belongs to a service of that node and is where the plan
+says (the rule, wildcard binds included, in its test's docstring); no node has a route out of the
+lab, and no lab traffic is NATed (in the nodes' namespaces or on the host). The probes run in the
+lab's network namespaces with this test's Python (``nsenter --net``), so no image needs a tool for
+them.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import json
 import os
 import secrets as random_secrets
@@ -549,3 +553,201 @@ def test_sip_refuses_registration_without_the_right_password(engine, lab):
     result = in_netns(engine, "%s-h1" % lab["name"], SIP_PROBE, "10.77.0.1", "%s.test" % lab["name"],
                       extension["number"], "not-" + extension["password"], extension["password"])
     assert result == {"register": 401, "wrong password": 401, "right password": 200, "invite": 407}, result
+
+
+# --- security: listening sockets, routes out, NAT ------------------------------------------------
+
+# Where each service of the lab may listen: (protocol, port, where) with where "plan" (the
+# service's addresses in the plan) or "loopback" (127.0.0.1 or ::1: its node's own processes only).
+# Ports that are role variables come from the roles' defaults, which the lab runs with.
+VOIP_DEFAULTS = yaml.safe_load((ROOT / "roles" / "voip" / "defaults" / "main.yml").read_text())
+LISTENERS = {
+    "dns": {("udp", 53, "plan"), ("tcp", 53, "plan"), ("udp", 53, "loopback"), ("tcp", 53, "loopback"),
+            ("tcp", 953, "loopback")},                        # rndc, on loopback only
+    "ftp": {("tcp", 21, "plan")},
+    "kamailio": {("udp", VOIP_DEFAULTS["voip_sip_port"], "plan")},
+    "rtpengine": {("udp", VOIP_DEFAULTS["voip_rtpengine_ng_port"], "loopback")},  # RTP ports only in calls
+    "client": set(),
+    "node": set(),
+}
+PLAN_SERVICE = {"kamailio": "voip", "rtpengine": "voip"}
+# Known breaches of the wildcard rule, each seen (the test fails once one is gone: then remove it).
+# vsftpd has one listening socket: with an IPv4 and an IPv6 address planned, roles/ftp binds it to
+# :: (dual stack), so FTP also answers on the router's other addresses (its loopback's).
+KNOWN_WILDCARDS = {("ftp", "tcp", 21): "vsftpd: one socket, dual stack when both families are planned"}
+# Docker's embedded resolver listens in every namespace of a user-defined network, on this address,
+# from dockerd (no process of the lab): reachable from inside the namespace only.
+DOCKER_RESOLVER = "127.0.0.11"
+OUTSIDE = {"4": "198.41.0.4", "6": "2001:500:2f::f"}   # root name servers a and f
+NAT_TARGETS = ("MASQUERADE", "SNAT", "DNAT", "REDIRECT", "NETMAP")
+
+
+def proc_sockets(pid):
+    """Listening TCP and unconnected bound UDP sockets of pid's namespace: [(proto, address, port, inode)]."""
+    found = []
+    for proto, family in (("tcp", 4), ("tcp", 6), ("udp", 4), ("udp", 6)):
+        lines = Path("/proc/%d/net/%s%s" % (pid, proto, "6" if family == 6 else "")).read_text().splitlines()[1:]
+        for line in lines:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+            if (proto == "tcp" and state != "0A") or (proto == "udp" and int(remote.split(":")[1], 16) != 0):
+                continue   # not listening (TCP), or connected (UDP: a client's socket)
+            raw, port = local.split(":")
+            packed = bytes.fromhex(raw)
+            # /proc prints each 32-bit word of the address in host (little-endian) order.
+            packed = b"".join(packed[i:i + 4][::-1] for i in range(0, len(packed), 4))
+            found.append((proto, str(ipaddress.ip_address(packed)), int(port, 16), inode))
+    return found
+
+
+def socket_owners(engine, containers):
+    """{socket inode: (container name, role)} of every process of containers."""
+    owners = {}
+    for container in containers:
+        top = engine.api.top(container.id)
+        column = top["Titles"].index("PID")
+        for process in top["Processes"] or []:
+            fds = Path("/proc/%s/fd" % process[column])
+            try:
+                links = [os.readlink(fd) for fd in fds.iterdir()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue   # a process that ended meanwhile
+            for link in links:
+                if link.startswith("socket:["):
+                    owners[int(link[8:-1])] = (container.name, role_of(container))
+    return owners
+
+
+def netns_addresses(pid):
+    """Global (not loopback, not link-local) addresses of pid's namespace."""
+    proc = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % pid, "ip", "-j", "address", "show"],
+                          capture_output=True, text=True, check=True)
+    return {a["local"] for link in json.loads(proc.stdout) for a in link.get("addr_info", [])
+            if not ipaddress.ip_address(a["local"]).is_loopback and not ipaddress.ip_address(a["local"]).is_link_local}
+
+
+def test_every_listening_socket_is_where_the_plan_says(engine, lab):
+    """Every socket that listens (TCP) or waits unconnected (UDP) in each node's namespace belongs
+    to a service of that node and is on a (protocol, port) of its service's allow-list above, bound
+    to the service's plan address, or to loopback where the list says so. The rule for a wildcard
+    bind (0.0.0.0 or ::): accepted only where the namespace holds no global address but the
+    service's plan addresses (loopback and link-local aside) - it then listens where the plan says
+    and nowhere else. Docker's embedded resolver (127.0.0.11, owned by dockerd) is the one socket
+    no process of the lab owns. And each service listens on every (protocol, port) the list
+    gives it on its plan address, on one of its plan addresses at least."""
+    containers = lab_containers(engine, lab)
+    nodes = [c for c in containers if role_of(c) == "node"]
+    assert sorted(c.labels["vnet.node"] for c in nodes) == sorted(lab["plan"]["nodes"])
+    seen, breaches = [], set()
+    for node in nodes:
+        name = node.labels["vnet.node"]
+        members = [c for c in containers if c.id == node.id
+                   or c.attrs["HostConfig"]["NetworkMode"] in ("container:%s" % node.id, "container:%s" % node.name)]
+        owners = socket_owners(engine, members)
+        pid = node.attrs["State"]["Pid"]
+        addresses = netns_addresses(pid)
+        services = lab["plan"]["nodes"][name].get("services") or {}
+        listening = {}
+        for proto, address, port, inode in proc_sockets(pid):
+            where = "%s %s:%d/%s" % (name, address, port, proto)
+            if inode not in owners:
+                assert address == DOCKER_RESOLVER, "%s: owned by no process of the lab" % where
+                continue
+            container, role = owners[inode]
+            plan_service = services.get(PLAN_SERVICE.get(role, role)) or {}
+            planned = {plan_service[f].split("/")[0] for f in ("ipv4", "ipv6") if plan_service.get(f)}
+            ip = ipaddress.ip_address(address)
+            if ip.is_unspecified:
+                assert (proto, port, "plan") in LISTENERS[role], "%s (%s): not a port of %s" % (where, container, role)
+                if (role, proto, port) in KNOWN_WILDCARDS and not addresses <= planned:
+                    breaches.add((role, proto, port))
+                else:
+                    assert addresses <= planned, "%s (%s): a wildcard bind in a namespace that also holds %s" % (
+                        where, container, ", ".join(sorted(addresses - planned)))
+                kind = "plan"
+            elif ip.is_loopback:
+                kind = "loopback"
+            else:
+                assert address in planned, "%s (%s): not an address the plan gives %s (%s)" % (
+                    where, container, role, ", ".join(sorted(planned)) or "none")
+                kind = "plan"
+            assert (proto, port, kind) in LISTENERS[role], "%s (%s): %s may not listen there" % (where, container, role)
+            listening.setdefault(role, set()).add((proto, port, kind))
+            seen.append(where)
+        for member in members:
+            role = role_of(member)
+            missing = LISTENERS[role] - listening.get(role, set())
+            assert not missing, "%s does not listen on %s" % (member.name, sorted(missing))
+    assert seen, "no socket listens in the lab"
+    assert breaches == set(KNOWN_WILDCARDS), "known wildcard binds no longer seen (remove them from KNOWN_WILDCARDS): %s" % (
+        sorted(set(KNOWN_WILDCARDS) - breaches))
+
+
+def route_out(pid, family):
+    """The next hop from pid's namespace towards an address outside the lab: None when unreachable."""
+    proc = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % pid, "ip", "-j", "-%s" % family, "route", "get",
+                           OUTSIDE[family]], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        assert "unreachable" in proc.stderr, proc.stderr
+        return None
+    return json.loads(proc.stdout)[0]
+
+
+def nat_rules(pid):
+    """The rules that translate addresses in pid's namespace (None: the host's), through both
+    iptables back ends (a container may use either)."""
+    rules = []
+    for tool in ("iptables-nft-save", "ip6tables-nft-save", "iptables-legacy-save", "ip6tables-legacy-save"):
+        if shutil.which(tool) is None:
+            continue
+        argv = ["nsenter", "--net=/proc/%d/ns/net" % pid, tool] if pid else [tool]
+        proc = subprocess.run(argv + ["-t", "nat"], capture_output=True, text=True, check=False)
+        rules += [line for line in proc.stdout.splitlines() if line.startswith("-A ")
+                  and any(" -j %s" % target in line for target in NAT_TARGETS)]
+    return rules
+
+
+def test_no_route_out_of_the_lab_and_no_nat_of_its_traffic(engine, lab):
+    """From every node, an address outside the lab (a root name server's, IPv4 and IPv6) is
+    unreachable, or its next hop is another node of the lab, whence it is unreachable (a host's
+    default route ends at its router, which has none). No NAT rule in any node's namespace but
+    those of Docker's embedded resolver (127.0.0.11, inside the namespace); on the host, the lab's
+    segments are made without masquerading, their bridges hold no IPv4 address (the host is no
+    gateway of the lab) and no NAT rule names a lab bridge, a placeholder subnet or a lab prefix."""
+    plan, nodes = lab["plan"], {}
+    for container in lab_containers(engine, lab):
+        if role_of(container) == "node":
+            nodes[container.labels["vnet.node"]] = container.attrs["State"]["Pid"]
+    owner = {}
+    for name, node in plan["nodes"].items():
+        for interface in node["interfaces"].values():
+            for family in ("ipv4", "ipv6"):
+                if interface.get(family):
+                    owner[interface[family].split("/")[0]] = name
+    for name, pid in nodes.items():
+        for family in OUTSIDE:
+            path, hop = [name], route_out(pid, family)
+            while hop is not None:
+                gateway = hop.get("gateway")
+                assert gateway in owner, "%s: route to %s via %s, not a node of the lab (%s)" % (
+                    " -> ".join(path), OUTSIDE[family], gateway or "the link %s" % hop.get("dev"), hop)
+                assert owner[gateway] not in path, "%s: a routing loop" % " -> ".join(path + [owner[gateway]])
+                path.append(owner[gateway])
+                hop = route_out(nodes[owner[gateway]], family)
+        for rule in nat_rules(pid):
+            assert "%s/32" % DOCKER_RESOLVER in rule, "%s: NAT rule %s" % (name, rule)
+    networks = engine.networks.list(filters={"label": "vnet.lab=%s" % lab["name"]})
+    assert networks
+    watched = {segment["ipv4"] for segment in plan["segments"].values() if segment.get("ipv4")}
+    watched |= {segment["ipv6"] for segment in plan["segments"].values() if segment.get("ipv6")}
+    for network in networks:
+        options = network.attrs["Options"]
+        assert options.get("com.docker.network.bridge.enable_ip_masquerade") == "false", network.name
+        bridge = options.get("com.docker.network.bridge.name") or "br-%s" % network.id[:12]
+        shown = subprocess.run(["ip", "-j", "-4", "address", "show", "dev", bridge], capture_output=True, text=True,
+                               check=True).stdout
+        assert [a for link in json.loads(shown) for a in link.get("addr_info", [])] == [], "%s holds %s" % (bridge, shown)
+        watched.add(bridge)
+        watched |= {config["Subnet"] for config in network.attrs["IPAM"]["Config"] or []}
+    for rule in nat_rules(None):
+        assert not [word for word in watched if word in rule.split()], "host NAT rule %s names the lab" % rule

@@ -8,17 +8,20 @@ connections from the vnet.lab.ipsec_connections filter, and then:
 
 * host-to-host, pre-shared key: SAs installed; a ping between the two peers crosses the transit
   segment as ESP in UDP 4500 only (tcpdump in gw2's namespace); a second run changes nothing;
-  a wrong key on gw2 gives no SA (and no clear text either: the trap holds the traffic);
+  a wrong key on gw2 gives no SA, and nothing in clear crosses the transit segment (tcpdump
+  there while the negotiation fails and gw1 pings with a payload pattern: IKE seen, no ICMP, no
+  pattern; the trap holds the traffic);
   ``ipsec_state: absent`` removes the containers and charon leaves no routing rule behind;
 * site-to-site, IPv4 with certificates (strongSwan's pki) and IPv6 with a pre-shared key, at
   once: LAN-to-LAN pings encrypted; private keys mode 600; a second run changes nothing;
-* a missing pre-shared key fails before anything is made.
+* a missing pre-shared key, or one under 16 characters, fails before anything is made.
 
 On this kernel (no ESP) the role must choose kernel-libipsec by itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -47,6 +50,9 @@ RUN apt-get update -qq \\
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 """ % BASE
 PSK = "correct horse battery staple"
+WRONG_PSK = "not the key, though long enough"
+# The payload of the pings sent while no SA is up (ping -p): never to be seen on the transit segment.
+PROBE_PATTERN = "76e7c1ea5ec2e7"
 PLAYBOOK = """\
 - name: IPsec tunnels of the test lab
   hosts: all
@@ -155,6 +161,33 @@ def encrypted_ping(source, destination, count=3):
         if capture.poll() is None:
             capture.kill()
     return ping, [line for line in out.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def transit_capture():
+    """Yield a list, filled once the block ends with what tcpdump saw on gw2's transit interface
+    meanwhile (ARP and neighbour discovery aside): (summary line, the packet's bytes as hex)."""
+    capture = subprocess.Popen(
+        ["docker", "exec", node_name("gw2"), "sh", "-c", 'echo "$$"; exec timeout 60 "$@"', "capture",
+         "tcpdump", "-Z", "root", "-l", "-nn", "-x", "-i", "eth0",
+         "not arp and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    packets = []
+    try:
+        pid = capture.stdout.readline().strip()
+        while "listening on" not in capture.stderr.readline():
+            assert capture.poll() is None, "tcpdump did not start"
+        yield packets
+        in_node("gw2", "sh", "-c", "kill -INT %s" % pid)
+        out, _err = capture.communicate(timeout=15)
+    finally:
+        if capture.poll() is None:
+            capture.kill()
+    for line in out.splitlines():
+        if line.startswith("\t0x"):
+            packets[-1][1] += "".join(line.split(":", 1)[1].split())
+        elif line.strip():
+            packets.append([line, ""])
 
 
 def assert_only_esp(lines, count=3):
@@ -286,6 +319,21 @@ def test_missing_psk_fails_before_anything_changes(lab, clean):
     assert docker("ps", "-aq", "--filter", "label=vnet.lab=" + LAB, "--filter", "label=vnet.service").stdout == ""
 
 
+def test_short_psk_fails_before_anything_changes(lab, clean):
+    """The role used alone refuses a key under 16 characters with the lab's own check, naming the
+    variable and the connection, never the key."""
+    short = "s3cret-0f-12"
+    proc, _seconds = run_role(lab, {"h2h": {"mode": "host-to-host", "peers": ["gw1", "gw2"]}},
+                              psk={"gw1": short, "gw2": {"h2h": short}})
+    assert proc.returncode != 0
+    for node in NODES:
+        assert ("ipsec: ipsec_psk: the key of tunnel h2h has 12 characters; a pre-shared key needs at least 16"
+                " (on %s)" % node in proc.stdout), proc.stdout[-3000:]
+    assert short not in proc.stdout + proc.stderr
+    assert not (lab["work"] / "config").exists()
+    assert docker("ps", "-aq", "--filter", "label=vnet.lab=" + LAB, "--filter", "label=vnet.service").stdout == ""
+
+
 def test_host_to_host_psk(lab, clean):
     vpn = {"h2h": {"mode": "host-to-host", "peers": ["gw1", "gw2"]}}
     proc, seconds = run_role(lab, vpn, psk={"gw1": PSK, "gw2": PSK})
@@ -306,21 +354,27 @@ def test_host_to_host_psk(lab, clean):
     assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}, again.stdout
 
     # A wrong key on gw2 is loaded (reload swanctl); a new negotiation then fails and nothing
-    # leaves in clear text: gw1's trap holds the ping.
-    wrong, _seconds = run_role(lab, vpn, psk={"gw1": PSK, "gw2": "not the key"})
+    # leaves in clear text: gw1's trap holds the ping. The transit segment, seen from gw2, carries
+    # the failed negotiation (IKE) and neither an ICMP packet nor the ping's payload pattern.
+    wrong, _seconds = run_role(lab, vpn, psk={"gw1": PSK, "gw2": WRONG_PSK})
     assert wrong.returncode == 0, wrong.stdout[-6000:]
     assert changed_per_host(wrong.stdout)["gw2"] > 0
-    swanctl("gw1", "--terminate", "--ike", "h2h")
-    initiate = docker("exec", ipsec_name("gw1"), "vnet-ipsec-initiate", "h2h", check=False)
-    assert initiate.returncode == 1
-    assert "could not initiate h2h" in initiate.stderr
-    time.sleep(1)
+    with transit_capture() as packets:
+        swanctl("gw1", "--terminate", "--ike", "h2h")
+        initiate = docker("exec", ipsec_name("gw1"), "vnet-ipsec-initiate", "h2h", check=False)
+        assert initiate.returncode == 1
+        assert "could not initiate h2h" in initiate.stderr
+        for node in NODES:
+            assert not installed(node, "h2h"), swanctl(node, "--list-sas").stdout
+            assert "ESTABLISHED" not in swanctl(node, "--list-sas").stdout
+        ping = in_node("gw1", "ping", "-c", "2", "-i", "0.2", "-W", "1", "-p", PROBE_PATTERN, "-I", "198.51.100.1",
+                       "198.51.100.2", check=False)
+    assert ping.returncode != 0, ping.stdout
+    assert [p for p in packets if re.search(r"\.500 > \S+\.500: isakmp", p[0])], packets
+    assert not [p for p in packets if "ICMP" in p[0]], packets
+    assert not [p for p in packets if PROBE_PATTERN in p[1]], packets
     for node in NODES:
         assert not installed(node, "h2h"), swanctl(node, "--list-sas").stdout
-        assert "ESTABLISHED" not in swanctl(node, "--list-sas").stdout
-    ping, lines = encrypted_ping("198.51.100.1", "198.51.100.2", count=1)
-    assert ping.returncode != 0
-    assert not [line for line in lines if "ICMP" in line]
 
     gone, _seconds = run_role(lab, vpn, state="absent")
     assert gone.returncode == 0, gone.stdout[-6000:]

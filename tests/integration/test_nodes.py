@@ -98,12 +98,12 @@ def up_tasks(key, topology, state_dir, check=True, again=True):
 
 
 def down_tasks(key, lab, state_dir):
-    args = {"lab": lab, "state": "absent", "state_dir": str(state_dir), "keep_volumes": False}
+    args = {"lab": lab, "state": "absent", "state_dir": str(state_dir), "keep_volumes": False,
+            "remove_segments": True}
     return [
         {"name": "%s check" % key, "vnet.lab.nodes": args, "check_mode": True},
         {"name": key, "vnet.lab.nodes": args},
         {"name": "%s again" % key, "vnet.lab.nodes": args},
-        {"name": "%s segments" % key, "vnet.lab.segments": {"lab": lab, "state": "absent"}},
     ]
 
 
@@ -310,14 +310,17 @@ def test_lab_life(tmp_path, engine, labs):
     assert results["b"]["changed"]
     b_before = containers(engine, b)
     assert len(b_before) == 4
+    a_networks = sorted(n.name for n in engine.networks.list(filters={"label": "vnet.lab=%s" % a}))
+    assert len(a_networks) == 3
     results = run_tasks(tmp_path, "down", down_tasks("down", a, state_dir))
     assert results["down check"]["actions"] == results["down"]["actions"]
     assert results["down"]["actions"] == {
-        "(lab)": ["remove %s/%s" % (state_dir, a)],
+        "(lab)": ["remove network %s" % name for name in a_networks] + ["remove %s/%s" % (state_dir, a)],
         "h1": ["remove container %s-h1" % a], "h2": ["remove container %s-h2" % a],
         "r1": ["remove container %s-r1" % a], "r2": ["remove container %s-r2" % a]}
     assert not results["down again"]["changed"]
     assert containers(engine, a) == {}
+    assert engine.networks.list(filters={"label": "vnet.lab=%s" % a}) == []
     assert containers(engine, b) == b_before
     assert ping(b, "h1", h2), "lab b still works"
 

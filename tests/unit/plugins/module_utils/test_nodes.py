@@ -695,6 +695,36 @@ def test_absent_removes_the_lab_only(engine, tmp_path):
         "before": {"containers": {}, "volumes": []}, "after": {"containers": {}, "volumes": []}})
 
 
+class FakeSegments:
+    """A lab's segments manager as vnet.lab.nodes gives it with remove_segments."""
+
+    def __init__(self, engine, attached, check_mode):
+        self.engine, self.attached, self.check_mode, self.actions, self.leaving = engine, attached, check_mode, [], None
+
+    def absent(self, leaving=()):
+        # A real run finds the containers gone; check mode, only predicted to go.
+        self.leaving = set(leaving)
+        still = sorted(name for name in self.attached if name in self.engine.containers_
+                       and not (self.check_mode and name in leaving))
+        if still:
+            raise AssertionError("containers still attached: %s" % still)
+        self.actions.append("remove network lab1-p2p")
+        return True, {}, {"before": {"networks": [{"name": "lab1-p2p"}]}, "after": {"networks": []}}
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_absent_removes_the_segments_once_the_containers_are_gone(engine, tmp_path, check_mode):
+    state_dir = tmp_path / "state"
+    present(manager(engine), state_dir)
+    segments = FakeSegments(engine, ["lab1-r1", "lab1-r2"], check_mode)
+    nodes = manager(engine, check_mode=check_mode)
+    changed, diff = nodes.absent(str(state_dir), keep_volumes=True, segments=segments)
+    assert changed and segments.leaving == {"lab1-h1", "lab1-r1", "lab1-r2"}
+    assert nodes.actions["(lab)"] == ["remove network lab1-p2p", "remove %s/lab1" % state_dir]
+    assert diff["before"]["networks"] == [{"name": "lab1-p2p"}] and diff["after"]["networks"] == []
+    assert sorted(engine.containers_) == (["lab1-h1", "lab1-r1", "lab1-r2"] if check_mode else [])
+
+
 def test_a_running_nodes_resolver_follows_its_plan_in_place(tmp_path):
     path = tmp_path / "resolv.conf"
     path.write_text("nameserver 127.0.0.11\n")

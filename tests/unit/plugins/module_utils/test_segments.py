@@ -332,6 +332,18 @@ def test_absent_with_containers_fails():
     assert str(err.value) == "network lab1-a still has containers attached (lab1-r1): remove them first"
 
 
+def test_absent_counts_the_containers_leaving_in_the_same_run_as_gone():
+    # vnet.lab.nodes removes the containers first; in check mode they are still attached.
+    api = FakeAPI([attrs("lab1-a", "100.64.0.0/24", labels=lab_labels("lab1", "a"))],
+                  containers={"id-lab1-a": ["lab1-r1", "lab1-h1"]})
+    check = manager(api, check_mode=True)
+    assert check.absent(leaving={"lab1-r1", "lab1-h1"})[0] is True
+    assert check.actions == ["remove network lab1-a"] and api.calls == []
+    with pytest.raises(S.SegmentsError) as err:
+        manager(api).absent(leaving={"lab1-r1"})
+    assert str(err.value) == "network lab1-a still has containers attached (lab1-h1): remove them first"
+
+
 class FakeHost:
     """The host's links for vxlan: answers `ip -j -d link show`, records the rest."""
 

@@ -22,18 +22,18 @@ def _v1(root, usage, inactive, cpu_ns, pids, driver="docker/{id}"):
 
 
 @pytest.mark.parametrize("driver", ["docker/{id}", "system.slice/docker-{id}.scope"])
-def test_cgroup_v1_figures_as_docker_stats(tmp_path, driver):
+def test_cgroup_v1_sample_as_docker_stats(tmp_path, driver):
     _v1(tmp_path, 25_000_000, 1_000_000, 2_000_000_000, 7, driver)
     dirs = _stats.cgroup_dirs(str(tmp_path), CID)
     assert dirs["version"] == 1
     first = _stats.sample(dirs)
     _v1(tmp_path, 25_000_000, 1_000_000, 2_500_000_000, 7, driver)
     second = _stats.sample(dirs)
-    assert _stats.figures(first, second, 2.0) == {
-        "memory_bytes": 24_000_000, "cpu_percent": 25.0, "cpu_seconds": 2.5, "pids": 7}
+    assert first == {"memory": 24_000_000, "cpu_ns": 2_000_000_000, "pids": 7}
+    assert second["cpu_ns"] - first["cpu_ns"] == 500_000_000
 
 
-def test_cgroup_v2_figures(tmp_path):
+def test_cgroup_v2_sample(tmp_path):
     _write(tmp_path / "cgroup.controllers", "cpu memory pids\n")
     base = tmp_path / "system.slice" / ("docker-%s.scope" % CID)
     _write(base / "memory.current", "10485760\n")
@@ -44,7 +44,6 @@ def test_cgroup_v2_figures(tmp_path):
     assert dirs["version"] == 2
     one = _stats.sample(dirs)
     assert one == {"memory": 8388608, "cpu_ns": 1_500_000_000, "pids": 3}
-    assert _stats.figures(one, one, 1.0)["cpu_percent"] == 0.0
 
 
 def test_missing_container_has_no_dirs(tmp_path):
@@ -56,5 +55,3 @@ def test_missing_container_has_no_dirs(tmp_path):
 def test_unreadable_files_give_none(tmp_path):
     dirs = {"version": 1, "memory": str(tmp_path / "m"), "cpu": str(tmp_path / "c"), "pids": str(tmp_path / "p")}
     assert _stats.sample(dirs) == {"memory": None, "cpu_ns": None, "pids": None}
-    assert _stats.figures(_stats.sample(dirs), _stats.sample(dirs), 1.0) == {
-        "memory_bytes": None, "cpu_percent": None, "cpu_seconds": None, "pids": None}
