@@ -3,9 +3,10 @@
 
 One lab goes through its life: up (check mode first, then for real, then again: not changed), an
 interface address changed (converged live, the container kept), a node added and removed, a
-`docker restart` of a node, a restart of the Docker daemon (only with VNET_TEST_DAEMON_RESTART=1:
-it stops every container of the engine, other people's included), and down, next to a second lab
-whose name the first one's prefixes and whose prefixes are the same. Traffic only flows between the
+`docker restart` of a node, and down, next to a second lab whose name the first one's prefixes and
+whose prefixes are the same. A restart of the Docker daemon is a test of its own, among the fault
+tests (`make test-faults`; only with VNET_TEST_DAEMON_RESTART=1: it stops every container of the
+engine, other people's included). Traffic only flows between the
 containers of this test. Everything labelled with a lab of this run is removed at the end.
 """
 
@@ -136,7 +137,7 @@ def remove_labs(client, labs):
 def labs(engine, tmp_path_factory):
     run = uuid.uuid4().hex[:6]
     # "a" is a prefix of "b"'s name, and both labs use the same prefixes.
-    names = {"a": "t9n%s" % run, "b": "t9n%s-b" % run}
+    names = {"a": "t9n%s" % run, "b": "t9n%s-b" % run, "d": "t9d%s" % run}
     state_dir = tmp_path_factory.mktemp("state")
     try:
         yield names, state_dir
@@ -218,7 +219,6 @@ def restart_daemon():
 
 # --- the test -----------------------------------------------------------------------------------
 
-@pytest.mark.exclusive
 def test_lab_life(tmp_path, engine, labs):
     (a, b), state_dir = (labs[0]["a"], labs[0]["b"]), labs[1]
 
@@ -295,12 +295,6 @@ def test_lab_life(tmp_path, engine, labs):
     assert addresses(a, "r1") == inside["r1"]
     assert ping(a, "h1", h2)
 
-    if os.environ.get("VNET_TEST_DAEMON_RESTART") == "1":
-        restart_daemon()
-        wait_running(engine, ["%s-%s" % (a, node) for node in ("r1", "r2", "h1", "h2")])
-        assert {node: addresses(a, node) for node in inside} == inside
-        assert ping(a, "h1", h2)
-
     # The same again converges nothing.
     results = run_tasks(tmp_path, "after restarts", up_tasks("same", topology(a, pin_h1), state_dir, check=False))
     assert not results["same"]["changed"], results["same"]["actions"]
@@ -325,8 +319,23 @@ def test_lab_life(tmp_path, engine, labs):
     assert ping(b, "h1", h2), "lab b still works"
 
 
-@pytest.mark.skipif(os.environ.get("VNET_TEST_DAEMON_RESTART") == "1",
-                    reason="the daemon restart runs inside test_lab_life")
-def test_daemon_restart_is_opt_in():
-    pytest.skip("restarting the Docker daemon stops every container of the engine, other people's"
-                " included: set VNET_TEST_DAEMON_RESTART=1 to run it (in test_lab_life)")
+@pytest.mark.faults
+@pytest.mark.exclusive
+def test_nodes_keep_their_addresses_across_a_daemon_restart(tmp_path, engine, labs):
+    if os.environ.get("VNET_TEST_DAEMON_RESTART") != "1":
+        pytest.skip("restarting the Docker daemon stops every container of the engine, other people's"
+                    " included: set VNET_TEST_DAEMON_RESTART=1 to run it")
+    d, state_dir = labs[0]["d"], labs[1]
+    results = run_tasks(tmp_path, "up", up_tasks("up", topology(d), state_dir, check=False, again=False))
+    nodes = ["%s-%s" % (d, node) for node in ("r1", "r2", "h1", "h2")]
+    wait_running(engine, nodes)
+    inside = {node: addresses(d, node) for node in ("r1", "r2", "h1", "h2")}
+    h2 = results["up plan"]["plan"]["nodes"]["h2"]["interfaces"]["eth0"]["ipv4"].split("/")[0]
+    assert ping(d, "h1", h2)
+    restart_daemon()
+    wait_running(engine, nodes)
+    assert {node: addresses(d, node) for node in inside} == inside
+    assert ping(d, "h1", h2)
+    results = run_tasks(tmp_path, "after", up_tasks("same", topology(d), state_dir, check=False, again=False))
+    assert not results["same"]["changed"], results["same"]["actions"]
+    run_tasks(tmp_path, "down", down_tasks("down", d, state_dir))
