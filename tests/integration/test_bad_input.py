@@ -751,3 +751,19 @@ def test_no_route_out_of_the_lab_and_no_nat_of_its_traffic(engine, lab):
         watched |= {config["Subnet"] for config in network.attrs["IPAM"]["Config"] or []}
     for rule in nat_rules(None):
         assert not [word for word in watched if word in rule.split()], "host NAT rule %s names the lab" % rule
+
+
+# --- inspection ----------------------------------------------------------------------------------
+
+def test_inspect_shows_the_running_lab_from_its_saved_plan(lab):
+    """lab_inspect.yml, run beside the lab: a line per interface of every node of the saved plan,
+    each node ``running`` (it read every node as absent while Docker's short container list, which
+    has no labels, was used)."""
+    rc, output, text = playbook(ROOT / "playbooks" / "lab_inspect.yml", lab["inventory"], lab["work"])
+    assert rc == 0, text[-5000:]
+    shown = [result["msg"] for play in output["plays"] for task in play["tasks"]
+             if task["task"]["name"] == "Show the lab" for result in task["hosts"].values()]
+    assert len(shown) == 1, text[-5000:]
+    rows = {line.split()[0]: line.split()[2] for line in shown[0]
+            if line.split() and line.split()[0] in lab["plan"]["nodes"]}
+    assert rows == dict.fromkeys(lab["plan"]["nodes"], "running"), shown[0]
