@@ -23,7 +23,9 @@ The probes come in two stages, each run at once by vnet.lab.probes:
 
 ``waits``
     What converges by itself and what the rest depends on: each tunnel's security associations
-    (until ESTABLISHED and INSTALLED; ``vpn <tunnel>``), each OSPF router's adjacencies (until as
+    (until ESTABLISHED and INSTALLED; ``vpn <tunnel>``), then a ping through each tunnel while its
+    first peer counts what crosses its transit interface (``wire <tunnel>``: ``_wire.py`` in the node,
+    a docker exec, as the node has NET_RAW), each OSPF router's adjacencies (until as
     many are Full as the plan expects; ``ospf <node>``) and each client's lease, router and
     resolver (``client <node>``).
 ``checks``
@@ -32,11 +34,9 @@ The probes come in two stages, each run at once by vnet.lab.probes:
     password``), each OSPF router's routes (``routes <node>``) and a path from the first client to
     the last one's lease (``path``).
 
-Without clients there are only the tunnels' probes. Between the stages the playbook captures
-traffic through each tunnel on its transit segment (a one-shot container: tcpdump keeps root only
-with SETUID and SETGID, which a node does not have); ``lines`` takes the results of both stages
-and the captures' output and gives the lines in the order vpn, dhcp, dns, web, ftp, ospf, path;
-a probe that did not run reads as empty output.
+Without clients there are only the tunnels' probes. ``lines`` takes the results of both stages
+(and the output of captures a caller made itself, such as the boards' scenario) and gives the lines
+in the order vpn, dhcp, dns, web, ftp, ospf, path; a probe that did not run reads as empty output.
 """
 
 from __future__ import annotations
@@ -109,6 +109,14 @@ def wait_probes(plan, checks):
                "argv": ["swanctl", "--list-sas", "--ike", tunnel["name"]],
                "until": dict(WAIT, patterns=[{"regex": "ESTABLISHED"}, {"regex": "INSTALLED"}])}
               for tunnel in checks.get("tunnels") or []]
+    # Each tunnel's traffic, once its SA is up: a ping through it from its first peer while the
+    # node counts what crosses the transit interface (_wire.py, in the node image). The other waits
+    # send nothing through a tunnel that a ping would be told from.
+    probes += [{"name": "wire %s" % tunnel["name"], "container": "%s-%s" % (lab, tunnel["node"]),
+                "argv": ["python3", "/usr/lib/vnet/_wire.py", tunnel["transit"], tunnel["source"],
+                         tunnel["destination"]],
+                "after": ["vpn %s" % tunnel["name"]]}
+               for tunnel in checks.get("tunnels") or [] if tunnel.get("source") and tunnel.get("destination")]
     if not checks.get("clients"):
         return probes
     for node in checks.get("ospf") or []:
@@ -194,7 +202,11 @@ def _vpn_lines(results, checks, captures):
     for tunnel in checks.get("tunnels") or []:
         name = tunnel["name"]
         sas = results.get("vpn %s" % name) or {}
-        figures = dict(item.split("=", 1) for item in (captures.get(name) or "").split() if "=" in item)
+        # The capture the caller made, else the wire probe's (replies=3 esp=6 plain=0).
+        captured = captures.get(name)
+        if captured is None:
+            captured = (results.get("wire %s" % name) or {}).get("stdout")
+        figures = dict(item.split("=", 1) for item in (captured or "").split() if "=" in item)
         sa_ok = sas.get("rc") == 0 and "INSTALLED" in (sas.get("stdout") or "")
         replies = figures.get("replies", "0")
         ping_ok = _int(replies) == 3

@@ -131,13 +131,16 @@ def _names(probes):
 
 def test_the_reference_labs_first_stage():
     probes = _verify.wait_probes(PILAB, CHECKS)
-    assert _names(probes) == ["vpn boards", "ospf rpi1", "ospf rpi2", "client client1", "client client2"]
-    sas, ospf = probes[0], probes[1]
+    assert _names(probes) == ["vpn boards", "wire boards", "ospf rpi1", "ospf rpi2", "client client1", "client client2"]
+    sas, wire, ospf = probes[0], probes[1], probes[2]
+    # The tunnel's traffic once its SA is up, counted on the transit interface by the node itself.
+    assert wire["container"] == "pilab-rpi1" and wire["after"] == ["vpn boards"]
+    assert wire["argv"][:3] == ["python3", "/usr/lib/vnet/_wire.py", "eth3"] and len(wire["argv"]) == 5
     assert sas["container"] == "pilab-rpi1-ipsec" and sas["argv"] == ["swanctl", "--list-sas", "--ike", "boards"]
     assert sas["until"]["patterns"] == [{"regex": "ESTABLISHED"}, {"regex": "INSTALLED"}]
     assert ospf["container"] == "pilab-rpi1-ospf" and ospf["until"]["patterns"] == [{"regex": _verify.FULL, "min": 1}]
-    assert probes[3]["container"] == "pilab-client1-client"
-    assert probes[3]["argv"][2].startswith('for i in eth0; do echo "lease $i $(ip -4 -o address show dev $i scope global')
+    assert probes[4]["container"] == "pilab-client1-client"
+    assert probes[4]["argv"][2].startswith('for i in eth0; do echo "lease $i $(ip -4 -o address show dev $i scope global')
 
 
 def test_the_reference_labs_second_stage_from_the_leases():
@@ -242,7 +245,7 @@ def test_a_lab_with_only_a_tunnel():
     plan = _plan("vpn-host-to-host.yml")
     checks = _checks(plan)
     assert checks["clients"] == [] and len(checks["tunnels"]) == 1
-    assert _names(_verify.wait_probes(plan, checks)) == ["vpn gw1-gw2"]
+    assert _names(_verify.wait_probes(plan, checks)) == ["vpn gw1-gw2", "wire gw1-gw2"]
     assert _verify.check_probes(plan, checks, {}) == []
     results = {"vpn gw1-gw2": _run("gw1-gw2: #1, ESTABLISHED\n  gw1-gw2: #2, INSTALLED\n")}
     assert [line["line"] for line in _verify.lines(results, plan, checks, {"gw1-gw2": "replies=3 esp=6 plain=0"})] == [
@@ -278,3 +281,13 @@ def test_volume_lines_come_last_even_without_clients():
     space = {"v": {"mountpoint": "/v", "size": 1 << 30, "free": 0, "full": True}}
     out = _verify.lines({}, plan, {"tunnels": []}, volumes=space)
     assert [line["ok"] for line in out] == [False] and out[-1]["line"].startswith("volume v (/v)")
+
+
+def test_the_wire_probe_counts_when_the_caller_captured_nothing():
+    wired = dict(RESULTS, **{"wire boards": _run(CAPTURES["boards"])})
+    assert [line["ok"] for line in _verify.lines(wired, PILAB, CHECKS, {})] == [True] * len(LINES)
+    clear = dict(RESULTS, **{"wire boards": _run("replies=3\nesp=0\nplain=6\n")})
+    assert [line["line"] for line in _verify.lines(clear, PILAB, CHECKS, {}) if not line["ok"]] == [
+        "vpn boards: transit eth3 carries only ESP ... FAIL (0 ESP packets, 6 in clear)"]
+    # A capture the caller made (the boards' scenario) is read first.
+    assert [line["ok"] for line in _verify.lines(clear, PILAB, CHECKS, CAPTURES)] == [True] * len(LINES)
