@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """vnet.lab.service_specs renders each service exactly as its role does, through ansible-playbook.
 
-For each example lab, every (node, role) of the lab is rendered once by vnet.lab.service_specs and
+For every example lab, in one run, every (node, role) of the lab is rendered once by vnet.lab.service_specs and
 once by including the role on its node (playbooks/tasks/service.yml, deferred): the options must be
 equal. Then its refusals: a role's own problem (an FTP user without a password) and an unknown node,
 named before anything runs. Nothing touches the Docker engine.
@@ -33,10 +33,12 @@ def playbook(tmp_path, *extra):
     return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
-def test_each_service_is_rendered_as_its_role_renders_it(tmp_path, example):
-    proc = playbook(tmp_path, "-e", "vnet_lab_topology_file=examples/%s" % example)
+def test_each_service_is_rendered_as_its_role_renders_it(tmp_path):
+    examples = [str(ROOT / "examples" / name) for name in EXAMPLES]
+    proc = playbook(tmp_path, "-e", json.dumps({"test_examples": examples}))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    for name in EXAMPLES:
+        assert "Compare the renderings of %s" % (ROOT / "examples" / name) in proc.stdout
     assert "failed=0" in proc.stdout
 
 
@@ -44,16 +46,16 @@ def test_a_site_with_a_folder_is_left_to_its_role(tmp_path):
     site = tmp_path / "www"
     site.mkdir()
     sites = {"www.pilab.test": {"root": str(site)}}
-    proc = playbook(tmp_path, "-e", "vnet_lab_topology_file=examples/pilab.yml",
-                    "-e", json.dumps({"vnet_lab_web_sites": sites}))
+    proc = playbook(tmp_path, "-e", json.dumps({"test_examples": [str(ROOT / "examples" / "pilab.yml")],
+                                                "vnet_lab_web_sites": sites}))
     # The comparison fails on own_tasks: the web service is not rendered, but named.
     assert proc.returncode != 0
     assert "test_rendered.own_tasks | length == 0" in proc.stdout, proc.stdout[-3000:]
 
 
 def test_problems_are_named_before_anything_runs(tmp_path):
-    proc = playbook(tmp_path, "-e", "vnet_lab_topology_file=examples/pilab.yml",
-                    "-e", json.dumps({"vnet_lab_ftp_users": [{"name": "carol", "password": ""}]}))
+    proc = playbook(tmp_path, "-e", json.dumps({"test_examples": [str(ROOT / "examples" / "pilab.yml")],
+                                                "vnet_lab_ftp_users": [{"name": "carol", "password": ""}]}))
     assert proc.returncode != 0
     assert "vnet.lab.service_specs: ftp: no password for carol" in proc.stdout, proc.stdout[-3000:]
     assert "Include each role" not in proc.stdout
