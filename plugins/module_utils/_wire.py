@@ -129,9 +129,9 @@ def main(argv=None):
     frames, ping = capture(interface, ["ping", "-c", pings, "-i", "0.2", "-W", "2", "-I", source, destination])
     found = count(frames)
     replies = sum(1 for line in ping.stdout.splitlines() if "bytes from" in line)
-    print("replies=%d\nesp=%d\nplain=%d" % (replies, found["esp"], found["plain"]))
+    sys.stdout.write("replies=%d\nesp=%d\nplain=%d\n" % (replies, found["esp"], found["plain"]))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

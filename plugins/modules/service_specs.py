@@ -9,7 +9,7 @@ short_description: The services of every node of a lab, rendered by their roles 
 version_added: 0.3.0
 description:
   - Renders, on the controller, what each service role of O(services) would hand to M(vnet.lab.service) on its
-    node, without running the role: the role's C(defaults/main.yml), the controller's variables, the role's
+    node, without running the role. Its variables are the role's C(defaults/main.yml), the controller's variables, the role's
     C(vars/main.yml) and the role's variables in the lab (the collection's table of service roles, as
     C(playbooks/tasks/service.yml) gives them), in that order of precedence, extra variables above all,
     as Ansible would; then the role's C(<role>__problems) (what its first task asserts) and its
@@ -60,7 +60,7 @@ options:
     type: dict
     default: {}
 notes:
-  - The result holds the services' secret files (FTP users, SIP digests): it is never shown.
+  - The result holds the services' secret files (FTP users, SIP digests), so it is never shown.
 seealso:
   - module: vnet.lab.service
   - module: vnet.lab.services

@@ -29,7 +29,7 @@ def playbook(tmp_path, *extra):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local",
                "-e", json.dumps({"ansible_python_interpreter": sys.executable,
-                                  "vnet_lab_state_root": str(tmp_path / "state")}), *extra, str(PLAYBOOK)]
+                                 "vnet_lab_state_root": str(tmp_path / "state")}), *extra, str(PLAYBOOK)]
     return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
