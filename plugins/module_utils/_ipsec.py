@@ -28,8 +28,9 @@ Rules:
 * proposals are strongSwan proposal strings, one per list item or comma separated;
 * IKE identities are the node names (the certificates of ``auth: pubkey`` carry them as
   subjectAltName);
-* both peers trap (``start_action: trap``): traffic that needs the tunnel brings it up, and none
-  leaves in clear text before; the first peer is the ``initiator``, which the ipsec role also
+* both peers trap (``start_action: trap``): while charon runs, traffic that needs the tunnel is
+  held (and, with kernel ESP, brings it up); while it does not, the ipsec role's fail-closed rules
+  hold it (roles/ipsec/README.md); the first peer is the ``initiator``, which the ipsec role also
   initiates once deployed (strongSwan 5.9 has no ``trap|start``, and a ``start`` that reaches a
   peer whose configuration is not loaded yet is not retried).
 

@@ -571,10 +571,9 @@ LISTENERS = {
     "node": set(),
 }
 PLAN_SERVICE = {"kamailio": "voip", "rtpengine": "voip"}
-# Known breaches of the wildcard rule, each seen (the test fails once one is gone: then remove it).
-# vsftpd has one listening socket: with an IPv4 and an IPv6 address planned, roles/ftp binds it to
-# :: (dual stack), so FTP also answers on the router's other addresses (its loopback's).
-KNOWN_WILDCARDS = {("ftp", "tcp", 21): "vsftpd: one socket, dual stack when both families are planned"}
+# Services that listen on each of their plan addresses, not on one of them only: vsftpd binds one
+# address per process, and roles/ftp runs one per planned family.
+ON_EACH_PLAN_ADDRESS = {"ftp"}
 # Docker's embedded resolver listens in every namespace of a user-defined network, on this address,
 # from dockerd (no process of the lab): reachable from inside the namespace only.
 DOCKER_RESOLVER = "127.0.0.11"
@@ -634,11 +633,12 @@ def test_every_listening_socket_is_where_the_plan_says(engine, lab):
     service's plan addresses (loopback and link-local aside) - it then listens where the plan says
     and nowhere else. Docker's embedded resolver (127.0.0.11, owned by dockerd) is the one socket
     no process of the lab owns. And each service listens on every (protocol, port) the list
-    gives it on its plan address, on one of its plan addresses at least."""
+    gives it on its plan address, on one of its plan addresses at least, and on each of them for
+    the services of ON_EACH_PLAN_ADDRESS (FTP: one vsftpd per family)."""
     containers = lab_containers(engine, lab)
     nodes = [c for c in containers if role_of(c) == "node"]
     assert sorted(c.labels["vnet.node"] for c in nodes) == sorted(lab["plan"]["nodes"])
-    seen, breaches = [], set()
+    seen = []
     for node in nodes:
         name = node.labels["vnet.node"]
         members = [c for c in containers if c.id == node.id
@@ -647,7 +647,7 @@ def test_every_listening_socket_is_where_the_plan_says(engine, lab):
         pid = node.attrs["State"]["Pid"]
         addresses = netns_addresses(pid)
         services = lab["plan"]["nodes"][name].get("services") or {}
-        listening = {}
+        listening, bound = {}, {}
         for proto, address, port, inode in proc_sockets(pid):
             where = "%s %s:%d/%s" % (name, address, port, proto)
             if inode not in owners:
@@ -659,11 +659,8 @@ def test_every_listening_socket_is_where_the_plan_says(engine, lab):
             ip = ipaddress.ip_address(address)
             if ip.is_unspecified:
                 assert (proto, port, "plan") in LISTENERS[role], "%s (%s): not a port of %s" % (where, container, role)
-                if (role, proto, port) in KNOWN_WILDCARDS and not addresses <= planned:
-                    breaches.add((role, proto, port))
-                else:
-                    assert addresses <= planned, "%s (%s): a wildcard bind in a namespace that also holds %s" % (
-                        where, container, ", ".join(sorted(addresses - planned)))
+                assert addresses <= planned, "%s (%s): a wildcard bind in a namespace that also holds %s" % (
+                    where, container, ", ".join(sorted(addresses - planned)))
                 kind = "plan"
             elif ip.is_loopback:
                 kind = "loopback"
@@ -673,14 +670,21 @@ def test_every_listening_socket_is_where_the_plan_says(engine, lab):
                 kind = "plan"
             assert (proto, port, kind) in LISTENERS[role], "%s (%s): %s may not listen there" % (where, container, role)
             listening.setdefault(role, set()).add((proto, port, kind))
+            if kind == "plan":
+                bound.setdefault((role, proto, port), set()).update(planned if ip.is_unspecified else {address})
             seen.append(where)
         for member in members:
             role = role_of(member)
             missing = LISTENERS[role] - listening.get(role, set())
             assert not missing, "%s does not listen on %s" % (member.name, sorted(missing))
+            if role in ON_EACH_PLAN_ADDRESS:
+                plan_service = services.get(PLAN_SERVICE.get(role, role)) or {}
+                planned = {plan_service[f].split("/")[0] for f in ("ipv4", "ipv6") if plan_service.get(f)}
+                for proto, port, kind in sorted(LISTENERS[role]):
+                    if kind == "plan":
+                        assert bound[(role, proto, port)] == planned, "%s listens on %d/%s at %s, not at each of %s" % (
+                            member.name, port, proto, sorted(bound[(role, proto, port)]), sorted(planned))
     assert seen, "no socket listens in the lab"
-    assert breaches == set(KNOWN_WILDCARDS), "known wildcard binds no longer seen (remove them from KNOWN_WILDCARDS): %s" % (
-        sorted(set(KNOWN_WILDCARDS) - breaches))
 
 
 def route_out(pid, family):

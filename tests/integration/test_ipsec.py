@@ -11,9 +11,23 @@ connections from the vnet.lab.ipsec_connections filter, and then:
   a wrong key on gw2 gives no SA, and nothing in clear crosses the transit segment (tcpdump
   there while the negotiation fails and gw1 pings with a payload pattern: IKE seen, no ICMP, no
   pattern; the trap holds the traffic);
-  ``ipsec_state: absent`` removes the containers and charon leaves no routing rule behind;
+  fail closed: with gw1's charon stopped, a ping from gw1 to gw2 (no source address given)
+  gets no answer and nothing in clear crosses the transit segment; started again, the tunnel
+  is back and carries the ping as ESP only;
+  ``ipsec_state: absent`` removes the containers, and neither charon's routing rule nor the
+  fail-closed rules stay behind;
 * site-to-site, IPv4 with certificates (strongSwan's pki) and IPv6 with a pre-shared key, at
-  once: LAN-to-LAN pings encrypted; private keys mode 600; a second run changes nothing;
+  once, the LANs also routed in clear over the transit segment (as OSPF would): LAN-to-LAN pings
+  encrypted; private keys mode 600; a second run changes nothing; gw1's charon killed (it leaves
+  its rule, its TUN device goes): no LAN-to-LAN ping of either family crosses in clear; started
+  again, both tunnels carry the pings as ESP only;
+* the kernel backend (forced: this kernel has no ESP, so no CHILD_SA installs, but policies do):
+  charon's trap policies and the fail-closed block policies (higher priority numbers) side by
+  side; IKE between the peers passes the block policies; with charon stopped its policies go
+  and the block policies hold the ping;
+* the image's vnet-ipsec-fail-closed alone, in a namespace of its own: rules per remote selector
+  and family (libipsec), block policies per selector pair (kernel), a change that swaps slots,
+  --count and --clear;
 * a missing pre-shared key, or one under 16 characters, fails before anything is made.
 
 On this kernel (no ESP) the role must choose kernel-libipsec by itself.
@@ -155,7 +169,8 @@ def encrypted_ping(source, destination, count=3):
     try:
         while "listening on" not in capture.stderr.readline():
             assert capture.poll() is None, "tcpdump did not start"
-        ping = in_node("gw1", "ping", "-c", str(count), "-i", "0.2", "-W", "1", "-I", source, destination, check=False)
+        ping = in_node("gw1", "ping", "-c", str(count), "-i", "0.2", "-W", "1", *(["-I", source] if source else []),
+                       destination, check=False)
         out, _err = capture.communicate(timeout=15)
     finally:
         if capture.poll() is None:
@@ -188,6 +203,26 @@ def transit_capture():
             packets[-1][1] += "".join(line.split(":", 1)[1].split())
         elif line.strip():
             packets.append([line, ""])
+
+
+def held_ping(source, destination, count=2):
+    """Ping destination from gw1 (from source, or with no source address given when source is None)
+    with a payload pattern while tcpdump listens on gw2's transit interface: the ping must get no
+    answer and the wire must carry neither an echo request or reply nor the pattern. (Other ICMP
+    may cross: a port unreachable for a peer's IKE packet to a stopped charon.)"""
+    with transit_capture() as packets:
+        ping = in_node("gw1", "ping", "-c", str(count), "-i", "0.2", "-W", "1", "-p", PROBE_PATTERN,
+                       *(["-I", source] if source else []), destination, check=False)
+    assert ping.returncode != 0, ping.stdout
+    assert not [p for p in packets if re.search(r"ICMP6?,? echo ", p[0])], packets
+    assert not [p for p in packets if PROBE_PATTERN in p[1]], packets
+    return ping
+
+
+def fail_closed_rules(node):
+    """gw's fail-closed rules (priorities 221-224), both families, as ip prints them."""
+    return [line for family in ("-4", "-6") for line in in_node(node, "ip", family, "rule").stdout.splitlines()
+            if re.match(r"22[1-4]:", line)]
 
 
 def assert_only_esp(lines, count=3):
@@ -276,12 +311,12 @@ def lab(images, tmp_path_factory):
             docker("network", "rm", "%s-%s" % (LAB, net), check=False)
 
 
-def run_role(lab, vpn, psk=None, state="present"):
-    """One ansible-playbook run of the role on gw1 and gw2; returns (process, seconds)."""
+def run_role(lab, vpn, psk=None, state="present", **role_vars):
+    """One ansible-playbook run of the role on gw1 and gw2 (role_vars on both); returns (process, seconds)."""
     work = lab["work"]
     hosts = {}
     for node in NODES:
-        hostvars = {"ipsec_node": node, "ipsec_config_dir": str(work / "config" / node)}
+        hostvars = dict(role_vars, ipsec_node=node, ipsec_config_dir=str(work / "config" / node))
         if psk is not None and psk.get(node) is not None:
             hostvars["ipsec_psk"] = psk[node]
         hosts[node] = hostvars
@@ -305,10 +340,14 @@ def run_role(lab, vpn, psk=None, state="present"):
 
 @pytest.fixture
 def clean(lab):
-    """Each case starts without strongSwan containers or configuration of an earlier one."""
+    """Each case starts without strongSwan containers or configuration of an earlier one, nor the
+    fail-closed rules or policies one left in the nodes' namespaces."""
     yield
     remove_by_label("vnet.lab=" + LAB, "vnet.service=ipsec")
     shutil.rmtree(lab["work"] / "config", ignore_errors=True)
+    for node in NODES:
+        in_node(node, "sh", "-c", "for p in 221 222 223 224; do for f in -4 -6; do"
+                " while ip $f rule del pref $p 2>/dev/null; do :; done; done; done; ip xfrm policy flush")
 
 
 def test_missing_psk_fails_before_anything_changes(lab, clean):
@@ -353,6 +392,21 @@ def test_host_to_host_psk(lab, clean):
     assert again.returncode == 0, again.stdout[-6000:]
     assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}, again.stdout
 
+    # Fail closed: the container held gw2's address before charon started (charon's own packets,
+    # marked, pass). Stopped, charon takes its rule and routes away; the rules stay, and a ping to
+    # gw2 with no source address given (the kernel picks 198.51.100.1, the protected address) gets
+    # no answer, nothing in clear on the wire. Started again, the container brings the tunnel back.
+    assert [rule.split(":", 1)[1] for rule in fail_closed_rules("gw1")] == [
+        "\tfrom all to 198.51.100.2 fwmark 0x4500 lookup main", "\tfrom all to 198.51.100.2 prohibit"]
+    docker("stop", "-t", "5", ipsec_name("gw1"))
+    assert "lookup 220" not in in_node("gw1", "ip", "rule").stdout
+    held_ping(None, "198.51.100.2")
+    docker("start", ipsec_name("gw1"))
+    print("SAs installed again %.1f s after the start" % wait_installed("h2h"))
+    ping, lines = encrypted_ping(None, "198.51.100.2")
+    assert ping.returncode == 0, ping.stdout
+    assert_only_esp(lines)
+
     # A wrong key on gw2 is loaded (reload swanctl); a new negotiation then fails and nothing
     # leaves in clear text: gw1's trap holds the ping. The transit segment, seen from gw2, carries
     # the failed negotiation (IKE) and neither an ICMP packet nor the ping's payload pattern.
@@ -383,9 +437,28 @@ def test_host_to_host_psk(lab, clean):
     for node in NODES:
         assert "lookup 220" not in in_node(node, "ip", "rule").stdout
         assert "ipsec0" not in in_node(node, "ip", "link").stdout
+        assert fail_closed_rules(node) == []
+    assert "TASK [vnet.lab.ipsec : Remove the fail-closed rules" in gone.stdout
+    gone_again, _seconds = run_role(lab, vpn, state="absent")
+    assert changed_per_host(gone_again.stdout) == {"gw1": 0, "gw2": 0}, gone_again.stdout
 
 
-def test_site_to_site_ipv4_pubkey_and_ipv6_psk(lab, clean):
+@pytest.fixture
+def lan_routes(lab):
+    """Each LAN routed to the other over the transit segment, in clear, as a routing protocol
+    would: the path the LAN traffic takes whenever the tunnel does not hold it."""
+    routes = {"gw1": [("-4", "10.41.2.0/24", "198.51.100.2"), ("-6", "2001:db8:41:2::/64", "2001:db8:41::2")],
+              "gw2": [("-4", "10.41.1.0/24", "198.51.100.1"), ("-6", "2001:db8:41:1::/64", "2001:db8:41::1")]}
+    for node, entries in routes.items():
+        for family, prefix, via in entries:
+            in_node(node, "ip", family, "route", "replace", prefix, "via", via)
+    yield
+    for node, entries in routes.items():
+        for family, prefix, _via in entries:
+            in_node(node, "ip", family, "route", "del", prefix, check=False)
+
+
+def test_site_to_site_ipv4_pubkey_and_ipv6_psk(lab, clean, lan_routes):
     vpn = {"s2s": {"mode": "site-to-site", "peers": ["gw1", "gw2"], "auth": "pubkey"},
            "s2s6": {"mode": "site-to-site", "peers": ["gw2", "gw1"], "family": "ipv6"}}
     proc, _seconds = run_role(lab, vpn, psk={"gw1": {"s2s6": PSK}, "gw2": {"s2s6": PSK}})
@@ -411,3 +484,150 @@ def test_site_to_site_ipv4_pubkey_and_ipv6_psk(lab, clean):
     again, _seconds = run_role(lab, vpn, psk={"gw1": {"s2s6": PSK}, "gw2": {"s2s6": PSK}})
     assert again.returncode == 0, again.stdout[-6000:]
     assert changed_per_host(again.stdout) == {"gw1": 0, "gw2": 0}, again.stdout
+
+    # Fail closed: gw1's charon killed leaves its rule to table 220, but its TUN device, and so its
+    # routes, go with it; the LAN traffic would take the clear route. The fail-closed rules hold it,
+    # both families. Started again, gw1 brings s2s back itself; s2s6 is gw2's to initiate (gw1's
+    # new IKE_SA made gw2 drop the old ones).
+    docker("kill", ipsec_name("gw1"))
+    assert "ipsec0" not in in_node("gw1", "ip", "link").stdout
+    held_ping("10.41.1.1", "10.41.2.1")
+    held_ping("2001:db8:41:1::1", "2001:db8:41:2::1")
+    docker("start", ipsec_name("gw1"))
+    print("s2s installed again %.1f s after the start" % wait_installed("s2s"))
+    swanctl("gw2", "--terminate", "--ike", "s2s6", "--force", check=False)
+    docker("exec", ipsec_name("gw2"), "vnet-ipsec-initiate", "s2s6")
+    print("s2s6 installed again %.1f s after gw2 initiated it" % wait_installed("s2s6"))
+    for source, destination in (("10.41.1.1", "10.41.2.1"), ("2001:db8:41:1::1", "2001:db8:41:2::1")):
+        ping, lines = encrypted_ping(source, destination)
+        assert ping.returncode == 0, ping.stdout
+        assert_only_esp(lines)
+
+
+def xfrm_policies(node):
+    """gw's xfrm policies: [{'selector': 'src ... dst ...', 'dir': ..., 'priority': int, 'action': ...,
+    'mark': '0/0x1' or None}]."""
+    policies = []
+    for line in in_node(node, "ip", "xfrm", "policy").stdout.splitlines():
+        if line.startswith("src "):
+            policies.append({"selector": line.strip(), "mark": None, "action": "allow"})
+        elif policies and "priority" in line:
+            fields = line.split()
+            policies[-1].update(dir=fields[1], priority=int(fields[fields.index("priority") + 1]))
+            if "action" in fields:
+                policies[-1]["action"] = fields[fields.index("action") + 1]
+        elif policies and line.strip().startswith("mark "):
+            policies[-1]["mark"] = line.split()[1]
+    return policies
+
+
+def test_kernel_backend_fails_closed(lab, clean):
+    """The kernel backend, forced: this kernel takes xfrm policies but no ESP state, so charon
+    installs its trap policies and IKE comes up, but no CHILD_SA."""
+    vpn = {"h2h": {"mode": "host-to-host", "peers": ["gw1", "gw2"]}}
+    proc, _seconds = run_role(lab, vpn, psk={"gw1": PSK, "gw2": PSK}, ipsec_backend="kernel")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "ipsec: gw1: not up yet" in proc.stdout
+    selector = "src 198.51.100.1/32 dst 198.51.100.2/32"
+
+    def outbound(node):
+        return [p for p in xfrm_policies(node) if p["selector"] == selector and p["dir"] == "out"]
+
+    def ike_established():
+        return "ESTABLISHED" in swanctl("gw1", "--list-sas", "--ike", "h2h", check=False).stdout
+
+    # Both sets side by side: charon's (no mark, the lower priority number: looked up first) and
+    # the two block policies (marks 0/1 and 1/1).
+    policies = outbound("gw1")
+    charon = [p for p in policies if p["mark"] is None]
+    blocks = sorted((p["mark"], p["priority"], p["action"]) for p in policies if p["mark"] is not None)
+    assert len(charon) == 1 and charon[0]["priority"] < 2000000, policies
+    assert blocks == [("0/0x1", 2000000, "block"), ("0x1/0x1", 2000000, "block")], policies
+    print("charon's trap policy: priority %d; the block policies: 2000000" % charon[0]["priority"])
+    # IKE between the two protected addresses passes them (charon's sockets bypass the policies).
+    deadline = time.monotonic() + 20
+    while not ike_established():
+        assert time.monotonic() < deadline, swanctl("gw1", "--list-sas", check=False).stdout
+        time.sleep(0.2)
+    held_ping(None, "198.51.100.2")
+
+    docker("stop", "-t", "5", ipsec_name("gw1"))
+    policies = outbound("gw1")
+    assert sorted(p["mark"] for p in policies) == ["0/0x1", "0x1/0x1"], policies
+    held_ping(None, "198.51.100.2")
+
+    docker("start", ipsec_name("gw1"))
+    deadline = time.monotonic() + 20
+    while len(outbound("gw1")) != 3 or not ike_established():
+        assert time.monotonic() < deadline, (outbound("gw1"), swanctl("gw1", "--list-sas", check=False).stdout)
+        time.sleep(0.2)
+
+
+FAIL_CLOSED_FILES = {
+    "libipsec": "backend libipsec\nmark 0x4500\n"
+                "selector a 10.1.0.0/24 10.2.0.0/24\nselector b 10.3.0.0/24 10.2.0.0/24\n"
+                "selector c 2001:db8:1::/64 2001:db8:2::/64\nselector h 192.0.2.1/32 192.0.2.2/32\n",
+    "changed": "# a comment\nbackend libipsec\nmark 0x4500\nselector a 10.1.0.0/24 10.9.0.0/24\n",
+    "kernel": "backend kernel\nselector a 10.1.0.0/24 10.2.0.0/24\nselector c 2001:db8:1::/64 2001:db8:2::/64\n",
+    "broken": "backend libipsec\nselector a 10.1.0.0/24 10.2.0.0/24\n",
+}
+FAIL_CLOSED_STEPS = """
+show() { { ip -4 rule; ip -6 rule; ip xfrm policy; } | grep -v lookup.local | sed 's/[[:space:]]*$//'; }
+for f in libipsec changed kernel broken; do
+    echo "== $f"; VNET_IPSEC_FAIL_CLOSED=/fc/$f vnet-ipsec-fail-closed 2>&1 && show
+done
+echo "== count"; vnet-ipsec-fail-closed --count
+echo "== clear"; vnet-ipsec-fail-closed --clear; show
+echo "== then"; VNET_IPSEC_FAIL_CLOSED=/fc/changed vnet-ipsec-fail-closed echo and then this
+"""
+FAIL_CLOSED_EXPECTED = """\
+== libipsec
+vnet-ipsec-fail-closed: libipsec: 3 held while no SA carries them; 0 of the old set removed
+221:\tfrom all to 10.2.0.0/24 fwmark 0x4500 lookup main
+221:\tfrom all to 192.0.2.2 fwmark 0x4500 lookup main
+222:\tfrom all to 10.2.0.0/24 prohibit
+222:\tfrom all to 192.0.2.2 prohibit
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+221:\tfrom all to 2001:db8:2::/64 fwmark 0x4500 lookup main
+222:\tfrom all to 2001:db8:2::/64 prohibit
+32766:\tfrom all lookup main
+== changed
+vnet-ipsec-fail-closed: libipsec: 1 held while no SA carries them; 6 of the old set removed
+223:\tfrom all to 10.9.0.0/24 fwmark 0x4500 lookup main
+224:\tfrom all to 10.9.0.0/24 prohibit
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+32766:\tfrom all lookup main
+== kernel
+vnet-ipsec-fail-closed: kernel: 2 held while no SA carries them; 2 of the old set removed
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+32766:\tfrom all lookup main
+src 2001:db8:1::/64 dst 2001:db8:2::/64\n\tdir out action block priority 2000000 ptype main\n\tmark 0x1/0x1
+src 2001:db8:1::/64 dst 2001:db8:2::/64\n\tdir out action block priority 2000000 ptype main\n\tmark 0/0x1
+src 10.1.0.0/24 dst 10.2.0.0/24\n\tdir out action block priority 2000000 ptype main\n\tmark 0x1/0x1
+src 10.1.0.0/24 dst 10.2.0.0/24\n\tdir out action block priority 2000000 ptype main\n\tmark 0/0x1
+== broken
+vnet-ipsec-fail-closed: /fc/broken: libipsec needs the mark of charon's packets (mark MARK)
+== count
+installed 4
+== clear
+vnet-ipsec-fail-closed: removed 4
+32766:\tfrom all lookup main
+32767:\tfrom all lookup default
+32766:\tfrom all lookup main
+== then
+vnet-ipsec-fail-closed: libipsec: 1 held while no SA carries them; 0 of the old set removed
+and then this
+"""
+
+
+def test_fail_closed_script_alone(images, tmp_path):
+    """vnet-ipsec-fail-closed of the image, in a namespace of its own (no network, NET_ADMIN only)."""
+    for name, text in FAIL_CLOSED_FILES.items():
+        (tmp_path / name).write_text(text)
+    tmp_path.chmod(0o755)
+    proc = docker("run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN",
+                  "-v", "%s:/fc:ro" % tmp_path, "--entrypoint", "sh", IMAGE, "-c", FAIL_CLOSED_STEPS)
+    assert proc.stdout == FAIL_CLOSED_EXPECTED, proc.stdout
