@@ -25,7 +25,8 @@ ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 
 ARGUMENT_SPEC = {
     "services": {"type": "list", "elements": "dict", "required": True,
-                 "options": {"node": {"type": "str", "required": True}, "role": {"type": "str", "required": True}}},
+                 "options": {"node": {"type": "str", "required": True}, "role": {"type": "str", "required": True},
+                             "vars": {"type": "dict", "default": {}}}},
     "plan": {"type": "dict", "required": True},
     "inputs": {"type": "dict", "default": {}},
 }
@@ -69,11 +70,11 @@ class ActionModule(ActionBase):
             role_dir, defaults, role_vars = self._role_files(role, cache)
             where = {"role_path": role_dir, "role_name": "vnet.lab." + role, "ansible_role_name": "vnet.lab." + role,
                      "ansible_search_path": [role_dir]}
-            variables = ChainMap(extra_vars, _lab.role_vars(plan, node, role, inputs), role_vars, where,
-                                 task_vars, defaults)
+            variables = ChainMap(extra_vars, entry["vars"] or {}, _lab.role_vars(plan, node, role, inputs), role_vars,
+                                 where, task_vars, defaults)
             templar = self._templar.copy_with_new_env(available_variables=variables)
             if "%s__batchable" % role in role_vars and not templar.resolve_variable_expression("%s__batchable" % role):
-                own.append({"node": node, "role": role})
+                own.append({"node": node, "role": role, "vars": entry["vars"] or {}})
                 continue
             if "%s__problems" % role in role_vars:
                 problems.extend(templar.resolve_variable_expression("%s__problems" % role))

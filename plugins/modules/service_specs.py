@@ -49,6 +49,12 @@ options:
         description: The collection's service role (C(dns), C(dhcp), C(web), ...).
         type: str
         required: true
+      vars:
+        description:
+          - Variables of the role on this node, above those the collection's table of service roles gives it (for a
+            role the table does not deploy on nodes, such as C(ipsec), all of them).
+        type: dict
+        default: {}
   plan:
     description: The lab's plan (M(vnet.lab.address_plan)).
     type: dict
@@ -87,11 +93,11 @@ services:
   type: list
   elements: dict
 own_tasks:
-  description: The services left to their role's own tasks (C({node, role})), in the order given.
+  description: The services left to their role's own tasks (C({node, role, vars})), in the order given.
   returned: always
   type: list
   elements: dict
-  sample: [{node: rpi1, role: web}]
+  sample: [{node: rpi1, role: web, vars: {}}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
