@@ -5,7 +5,8 @@
 ``make_plan(topology)`` is the one public entry point. It runs a pipeline of small steps and
 raises ``TopologyError`` once, at the end, with every problem any step found:
 
-1. ``parse`` (``_topology``) validates the input.
+1. ``parse`` (``_topology``) validates the input; ``split_segments`` (``_placement``) gives each
+   link between engines (nodes placed on different inventory hosts) its VNI and MTU.
 2. ``setup_pools`` lays the user's pools over the defaults below and validates them; a pool
    leaves the range of any smaller pool inside it to that pool.
 3. ``segment_prefixes`` decides, per segment and family, where the prefix comes from: pinned on
@@ -39,6 +40,7 @@ from contextlib import contextmanager
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_load
 
 from ansible_collections.vnet.lab.plugins.module_utils._ipsec import IpsecError, tunnels
+from ansible_collections.vnet.lab.plugins.module_utils._placement import split_segments
 from ansible_collections.vnet.lab.plugins.module_utils._routing import static_routes
 from ansible_collections.vnet.lab.plugins.module_utils._topology import (
     BITS,
@@ -560,6 +562,7 @@ def make_plan(topology):
 def _make_plan(topology):
     problems = Problems()
     topo = parse(topology, problems)
+    split_segments(topo, problems)
     pools = setup_pools(topo.addressing, problems)
     segs = segment_prefixes(topo, pools, problems)
     taken = pinned_space(topo, segs)
@@ -608,6 +611,7 @@ def _make_plan(topology):
             "routes": [],
             "services": services_plan(node, placed.get(name, {}), interfaces, service_addresses)
             if node.services else {},
+            "placement": node.placement,
         }
 
     plan = {

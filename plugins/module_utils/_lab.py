@@ -13,6 +13,7 @@ import json
 import posixpath
 
 from ansible_collections.vnet.lab.plugins.module_utils import _registry, _voip, _web
+from ansible_collections.vnet.lab.plugins.module_utils._placement import engine_nodes, vpn_peers
 
 # The one root of every lab's files on a target: plans, service configurations, secrets, PKI,
 # reports; <STATE_ROOT>/<lab> is what taking a lab down removes. The variable
@@ -111,13 +112,15 @@ def inspect_rows(plan, states=None):
     """Rows (lists of strings) of the lab's inspect table: one per node interface.
 
     ``states`` maps a node name to its container's state ("running", "exited", ...); a node
-    missing from it is reported as "absent".
+    missing from it is reported as "absent". In an engine's view of a lab over several engines,
+    a node placed on another engine reads "on <engine>" (its state is that engine's to tell).
     """
     states = states or {}
+    here = set(engine_nodes(plan))
     rows = [["node", "kind", "state", "interface", "segment", "addresses"]]
     for node in sorted(plan["nodes"]):
         entry = plan["nodes"][node]
-        state = states.get(node, "absent")
+        state = states.get(node, "absent") if node in here else "on %s" % entry.get("placement")
         first = True
         interfaces = entry["interfaces"]
         loopback = entry.get("loopback") or {}
@@ -215,13 +218,24 @@ HOST_ROLES = _registry.roles("hosts")
 USER_SERVICES = frozenset(name for name, entry in _registry.SERVICE_ROLES.items() if entry["users"])
 
 
-def lab_services(plan):
+def lab_services(plan, everywhere=False):
     """The service containers of a lab, in the order to bring them up: ``[{node, role}]``.
 
     Each node runs the roles of its ``services`` (``SERVICE_ORDER``). With ``routing: ospf``
     and no node declaring ``ospf``, every router runs it. When the lab runs a service with
     users, each host gets the ``client`` role last (its DHCP client and the user's tools).
+    In an engine's view of a lab over several engines (the plan has ``engine``), the services of
+    the nodes placed on that engine only, unless ``everywhere``: decided for the whole lab (a lab
+    with a DHCP server on one engine gives the hosts of every engine a client), then kept.
     """
+    deployments = _lab_services(plan)
+    if everywhere or plan.get("engine") is None:
+        return deployments
+    here = set(engine_nodes(plan))
+    return [deployment for deployment in deployments if deployment["node"] in here]
+
+
+def _lab_services(plan):
     nodes = plan["nodes"]
     declared = {name: set(node.get("services") or {}) for name, node in nodes.items()}
     if plan.get("routing") == "ospf" and not any("ospf" in s for s in declared.values()):
@@ -241,14 +255,16 @@ def lab_images(topology):
 
     Takes the topology as written (the images are built before the plan is made) or the plan:
     ``node``, ``strongswan`` when the lab has a vpn section, then one image per service role
-    of ``lab_services`` (each role's image has the role's name).
+    of ``lab_services`` (each role's image has the role's name). An engine's view of a lab placed
+    over several engines (a plan with ``engine``) needs the images of that engine's nodes only.
     """
+    engine = topology.get("engine")
     images = ["node"]
-    if topology.get("vpn"):
+    if topology.get("vpn") and (engine is None or vpn_peers(topology)):
         images += [_registry.SERVICE_ROLES[role]["image"] for role in _registry.roles("vpn")]
     nodes = {name: dict(node or {}, kind=(node or {}).get("kind"))
              for name, node in (topology.get("nodes") or {}).items()}
-    for deployment in lab_services({"routing": topology.get("routing"), "nodes": nodes}):
+    for deployment in lab_services({"routing": topology.get("routing"), "nodes": nodes, "engine": engine}):
         image = _registry.SERVICE_ROLES[deployment["role"]]["image"]
         if image not in images:
             images.append(image)

@@ -45,10 +45,14 @@ Placeholders are handed out in endpoint order per segment: a node added to a LAN
 placeholder of the endpoints after it, and those nodes are reconnected live on that segment. All
 removals and disconnections therefore happen before any creation or connection.
 
+In an engine's view of a lab placed over several engines (``_placement.engine_plan``: the plan
+has ``engine``), only the nodes placed on that engine are run.
+
 Containers of the lab (label ``vnet.lab``) with a ``vnet.node`` label of a node no longer in the
-plan, and no ``vnet.service`` label, are removed. ``absent`` removes every container of the lab,
-services included, killed and in parallel (data lives on volumes, which stay unless asked), and
-the lab's directory ``<state_dir>/<lab>``.
+plan (or, in an engine's view, placed on another engine), and no ``vnet.service`` label, are
+removed. ``absent`` removes every container of the lab, services included, killed and in
+parallel (data lives on volumes, which stay unless asked), and the lab's directory
+``<state_dir>/<lab>``.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from ansible_collections.vnet.lab.plugins.module_utils._lab import (
 )
 from ansible_collections.vnet.lab.plugins.module_utils._netplan import NetplanError, node_netplan
 from ansible_collections.vnet.lab.plugins.module_utils._node_init import resolver_text
+from ansible_collections.vnet.lab.plugins.module_utils._placement import engine_nodes
 
 try:
     from docker.errors import APIError, NotFound
@@ -387,6 +392,8 @@ class Nodes:
         self.clock = clock
         self.sleep = sleep
         self.state_dir = None
+        # Nodes of the plan placed on other engines than the view's: their containers here go.
+        self.elsewhere = {}
         self.actions = {}
 
     # -- helpers
@@ -626,7 +633,10 @@ class Nodes:
         errors = validate(self.lab, plan, image, capabilities, restart_policy, ready_timeout)
         if errors:
             raise NodesError(errors)
-        nodes = plan.get("nodes") or {}
+        # An engine's view of a lab over several engines runs the nodes placed on it only.
+        nodes = {name: plan["nodes"][name] for name in engine_nodes(plan)} if plan.get("nodes") else {}
+        self.elsewhere = {name: node.get("placement") for name, node in (plan.get("nodes") or {}).items()
+                          if name not in nodes}
         subnets = {s["network"]: s.get("subnet") for s in (segments or {}).values()}
         works = {}
         for node in sorted(nodes):
@@ -711,7 +721,8 @@ class Nodes:
     def _phase_free(self, node, work=None):
         if node is not None:
             # A node no longer in the plan: ``work`` is its container's name.
-            self._remove(node, work, "node not in the plan")
+            where = self.elsewhere.get(node)
+            self._remove(node, work, "node placed on %s" % where if where else "node not in the plan")
             directory = node_dir(self.state_dir, self.lab, node)
             if os.path.isdir(directory):
                 self._act(node, "remove %s" % directory)
@@ -809,8 +820,10 @@ class Nodes:
             volumes = sorted(v["Name"] for v in (listed or {}).get("Volumes") or [])
             for volume in volumes:
                 self._act(LAB_KEY, "remove volume %s" % volume)
-                if not self.check_mode:
-                    self.client.api.remove_volume(volume, force=True)
+            if not self.check_mode:
+                errors = self._parallel(lambda volume: self.client.api.remove_volume(volume, force=True), volumes)
+                if errors:
+                    raise NodesError(errors)
         if state_dir:
             # The lab's directory: its plans, and the files its services were given.
             directory = os.path.join(state_dir, self.lab)

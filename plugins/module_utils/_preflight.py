@@ -31,7 +31,11 @@ and, once the topology is planned:
    ``vnet_lab_web_sites``, ``_voip.server``, ``_ospf.frr_config``), so that a service option that
    cannot work stops the run here rather than halfway through the services;
 6. the boards of a real lab (``inputs["boards"]``: ``{board: [its interfaces]}`` from gathered
-   facts): every interface the plan gives a board's node must exist on the board.
+   facts): every interface the plan gives a board's node must exist on the board;
+7. a lab placed over several engines (``inputs["engines"]``: the inventory hosts the lab runs on):
+   every node's ``placement`` must be one of them (``_placement.engine_problems``). Each engine's
+   view of the plan (``_placement.engine_plan``) is made after this check, once the engines'
+   underlay addresses are known.
 
 What only the Docker host can tell (its own addresses, containers of the same names, a missing
 macvlan parent) is checked by ``vnet.lab.segments`` before it makes anything (``_segments``).
@@ -48,6 +52,7 @@ from ansible.module_utils.common.yaml import HAS_YAML, yaml_load
 from ansible_collections.vnet.lab.plugins.module_utils import _dhcp, _dns, _ospf, _voip, _web
 from ansible_collections.vnet.lab.plugins.module_utils._addressing import make_plan
 from ansible_collections.vnet.lab.plugins.module_utils._lab import lab_services, placeholder_clashes
+from ansible_collections.vnet.lab.plugins.module_utils._placement import engine_problems
 from ansible_collections.vnet.lab.plugins.module_utils._topology import TopologyError, name_key, shorten, what
 
 if HAS_YAML:
@@ -58,7 +63,7 @@ else:
 
 # What ``inputs`` may hold (playbooks/tasks/check.yml gives each, null when not set).
 INPUTS = ("vnet_lab_ipsec_psk", "vnet_lab_ftp_users", "vnet_lab_voip_extensions", "vnet_lab_web_sites",
-          "topology_placeholder_pool", "boards")
+          "topology_placeholder_pool", "boards", "engines")
 PSK_MIN_LENGTH = 16
 DOCKER_LINKS = ("veth", "br-", "docker")
 DEFAULT_PLACEHOLDER_POOL = "100.64.0.0/10"
@@ -94,6 +99,8 @@ def check(topology, inputs=None, variables=None, specs=None, file=None):
     problems.extend(secret_problems(plan, inputs))
     problems.extend(service_problems(plan, inputs.get("vnet_lab_web_sites")))
     problems.extend(board_problems(plan, inputs.get("boards")))
+    if inputs.get("engines") is not None:
+        problems.extend(engine_problems(plan, inputs["engines"]))
     return {"plan": plan if not problems else None, "problems": problems}
 
 

@@ -21,7 +21,11 @@ Link types, one table entry each (``LINK_TYPES``):
     a ``bridge`` network whose Linux bridge is named ``vx<id>`` (``<id>``: 10 hex digits of a hash
     of lab and segment), plus a host VXLAN device ``vxt<id>`` (``link.vni``, ``link.remote``,
     ``link.local``, ``link.port`` (default 4789), ``link.dev``) enslaved to it and up. The device's
-    name is kept in the label ``vnet.vxlan``.
+    name is kept in the label ``vnet.vxlan``. ``link.remote`` is one address, or a list of them (a
+    segment over three engines or more): the device then has no remote of its own but one flooding
+    entry per remote in its forwarding database (``bridge fdb append 00:00:00:00:00:00 dev <device>
+    dst <remote>``), so broadcast and unknown unicast frames go to each remote (head-end
+    replication), and the ones it has no more are deleted.
 
 On a local engine the Linux bridge of every ``bridge``/``vxlan`` segment is made quiet: the host
 holds no lab address there, so it answers no ARP (``arp_ignore=1``, ``arp_announce=2``: not for
@@ -124,8 +128,15 @@ def _macvlan(lab, name, segment, link):
             "vxlan": None}
 
 
+def remotes(link):
+    """The far ends of a vxlan link: ``remote`` is one address or a list of them."""
+    remote = link.get("remote")
+    return [str(item) for item in remote] if isinstance(remote, (list, tuple)) else [str(remote)]
+
+
 def _vxlan(lab, name, segment, link):
     ident = short_id(lab, name)
+    far = remotes(link)
     device = "vxt%s" % ident
     options = _bridge_options(segment)
     options[OPT_BRIDGE_NAME] = "vx%s" % ident
@@ -137,13 +148,20 @@ def _vxlan(lab, name, segment, link):
             "device": device,
             "bridge": options[OPT_BRIDGE_NAME],
             "vni": int(link["vni"]),
-            "remote": str(link["remote"]),
+            # One remote: the device's own. Several: none of its own, a flooding entry per remote.
+            "remote": far[0] if len(far) == 1 else None,
+            "flood": sorted(far, key=_address_key) if len(far) > 1 else [],
             "local": str(link["local"]) if link.get("local") else None,
             "port": int(link.get("port") or DEFAULT_VXLAN_PORT),
             "dev": link.get("dev"),
             "mtu": segment.get("mtu"),
         },
     }
+
+
+def _address_key(text):
+    address = ipaddress.ip_address(text)
+    return address.version, int(address)
 
 
 LINK_TYPES = {"bridge": _bridge, "macvlan": _macvlan, "vxlan": _vxlan}
@@ -163,13 +181,14 @@ def _link_errors(name, link):
         except (TypeError, ValueError):
             errors.append("segment %s: vxlan vni %r is not a number from 1 to 16777215"
                           % (name, link.get("vni")))
-        for key in ("remote", "local"):
-            if key == "local" and not link.get(key):
-                continue
+        values = [("remote", value) for value in remotes(link)] if link.get("remote") else [("remote", None)]
+        if link.get("local"):
+            values.append(("local", link["local"]))
+        for key, value in values:
             try:
-                ipaddress.ip_address(str(link.get(key)))
+                ipaddress.ip_address(str(value))
             except ValueError:
-                errors.append("segment %s: vxlan %s %r is not an address" % (name, key, link.get(key)))
+                errors.append("segment %s: vxlan %s %r is not an address" % (name, key, value))
         try:
             if not 1 <= int(link.get("port") or DEFAULT_VXLAN_PORT) <= 65535:
                 raise ValueError
@@ -397,9 +416,13 @@ def wanted_view(wanted, subnet):
             "options": {k: wanted["options"][k] for k in sorted(wanted["options"])}}
 
 
+FLOOD_MAC = "00:00:00:00:00:00"
+
+
 def vxlan_add_command(spec):
-    command = ["ip", "link", "add", spec["device"], "type", "vxlan", "id", str(spec["vni"]),
-               "remote", spec["remote"]]
+    command = ["ip", "link", "add", spec["device"], "type", "vxlan", "id", str(spec["vni"])]
+    if spec["remote"]:
+        command += ["remote", spec["remote"]]
     if spec["local"]:
         command += ["local", spec["local"]]
     command += ["dstport", str(spec["port"])]
@@ -423,6 +446,18 @@ def vxlan_differences(link, spec):
         if have != want:
             differences.append("%s is %s, wanted %s" % (key, have, want))
     return differences
+
+
+def flood_entries(entries):
+    """Remotes of the flooding entries (all-zero MAC) in ``bridge -j fdb show dev <device>`` output."""
+    return sorted({entry["dst"] for entry in entries or []
+                   if entry.get("mac") == FLOOD_MAC and entry.get("dst")}, key=_address_key)
+
+
+def flood_commands(device, have, want):
+    """``bridge fdb`` commands that make a device's flooding entries ``want`` (remotes) from ``have``."""
+    return ([["bridge", "fdb", "append", FLOOD_MAC, "dev", device, "dst", dst] for dst in want if dst not in have]
+            + [["bridge", "fdb", "del", FLOOD_MAC, "dev", device, "dst", dst] for dst in have if dst not in want])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +536,12 @@ class Segments:
         entries = json.loads(out or "[]")
         return entries[0] if entries else None
 
+    def _flood_entries(self, device):
+        rc, out, err = self.runner.run(["bridge", "-j", "fdb", "show", "dev", device])
+        if rc != 0:
+            raise SegmentsError("`bridge -j fdb show dev %s` failed: %s" % (device, err.strip()))
+        return flood_entries(json.loads(out or "[]"))
+
     def _run_host(self, command):
         rc, dummy, err = self.runner.run(command)
         if rc != 0:
@@ -518,7 +559,8 @@ class Segments:
                 link = None
         if link is None:
             self.actions.append("create vxlan device %s (vni %s, remote %s) in bridge %s"
-                                % (spec["device"], spec["vni"], spec["remote"], spec["bridge"]))
+                                % (spec["device"], spec["vni"], spec["remote"] or ", ".join(spec["flood"]),
+                                   spec["bridge"]))
             commands.append(vxlan_add_command(spec))
         elif bridge_created or link.get("master") != spec["bridge"] \
                 or "UP" not in (link.get("flags") or []):
@@ -532,6 +574,12 @@ class Segments:
                 or "UP" not in (link.get("flags") or []):
             commands.append(["ip", "link", "set", "dev", spec["device"], "master", spec["bridge"]])
             commands.append(["ip", "link", "set", "dev", spec["device"], "up"])
+        if spec["flood"]:
+            have = self._flood_entries(spec["device"]) if link is not None else []
+            for command in flood_commands(spec["device"], have, spec["flood"]):
+                self.actions.append("%s flooding entry of vxlan device %s to %s"
+                                    % ("add" if command[2] == "append" else "delete", spec["device"], command[-1]))
+                commands.append(command)
         if not self.check_mode:
             for command in commands:
                 self._run_host(command)

@@ -69,7 +69,7 @@ SERVICE_OPTIONS = {name: tuple(entry["options"]) for name, entry in SERVICE_ROLE
                    if entry["names"] is not None and entry["options"]}
 
 TOPOLOGY_KEYS = frozenset(("name", "domain", "routing", "addressing", "nodes", "links", "vpn"))
-NODE_KEYS = frozenset(("kind", "loopback", "services"))
+NODE_KEYS = frozenset(("kind", "loopback", "services", "placement"))
 LOOPBACK_KEYS = frozenset(("ipv4", "ipv6"))
 LINK_KEYS = frozenset(("endpoints", "name", "pool", "ipv4", "ipv6", "mtu", "type",
                        "parent", "vni", "remote", "local", "port", "dev"))
@@ -87,11 +87,14 @@ NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}\Z")
 IFNAME = re.compile(r"[a-z][a-z0-9_.-]{0,14}\Z")
 SEGMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}\Z")
 HOST_IFNAME = re.compile(r"[^\s/:]{1,15}\Z")
+# An inventory host name (an engine of the lab): a name, an FQDN or an address, as Ansible takes them.
+PLACEMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,254}\Z")
 
 LAB_NAME_RULE = "a-z, 0-9 and -, starting with a letter, 1-24 characters"
 NODE_NAME_RULE = "a-z, 0-9 and -, starting with a letter, at most 63 characters"
 IFNAME_RULE = "a-z, 0-9, _, . and -, starting with a letter, at most 15 characters, not lo"
 SEGMENT_NAME_RULE = "a-z, 0-9, _, . and -, starting with a letter or digit, at most 63 characters"
+PLACEMENT_RULE = "an inventory host name: letters, digits, _, ., : and -"
 
 MTU_RANGE = (68, 65535)
 VNI_RANGE = (1, 16777215)
@@ -288,13 +291,14 @@ def mapping(where, value, problems, allowed=None, required=(), context=""):
 
 
 class Node:
-    __slots__ = ("name", "kind", "loopback", "services")
+    __slots__ = ("name", "kind", "loopback", "services", "placement")
 
-    def __init__(self, name, kind, loopback, services=None):
+    def __init__(self, name, kind, loopback, services=None, placement=None):
         self.name = name
         self.kind = kind            # a Kind
         self.loopback = loopback    # {"ipv4": pin, "ipv6": pin}; pin: None (auto), False, Net
         self.services = services or {}    # {name: Service}, in name order
+        self.placement = placement  # the engine (inventory host) it runs on; None: every engine
 
 
 class Service:
@@ -328,9 +332,9 @@ class Endpoint:
 class Segment:
     """One link of the topology: an L2 segment with its endpoints and what was pinned."""
 
-    __slots__ = ("name", "type", "where", "endpoints", "pins", "pool", "mtu", "link", "pinned")
+    __slots__ = ("name", "type", "where", "endpoints", "pins", "pool", "mtu", "link", "pinned", "hosts")
 
-    def __init__(self, name, type_, where, endpoints, pins, pool, mtu, link):
+    def __init__(self, name, type_, where, endpoints, pins, pool, mtu, link, hosts=()):
         self.name = name
         self.type = type_           # "p2p" | "lan"
         self.where = where          # a LinkWhere, to name the link in problems
@@ -340,6 +344,7 @@ class Segment:
         self.mtu = mtu
         self.link = link            # {"type": ..., type-specific keys}
         self.pinned = any(e.pins is not NO_PINS for e in endpoints)   # an endpoint pins some
+        self.hosts = hosts          # the engines its endpoints are placed on, when more than one
 
 
 class Topology:
@@ -451,9 +456,26 @@ def _parse_nodes(data, present, problems):
         if services is None:
             bad.add(name)
             continue
-        nodes[name] = Node(name, kind, loopback, services)
+        placement = spec.get("placement")
+        if placement is not None and not (isinstance(placement, str) and PLACEMENT.match(placement)):
+            problems.add("%s: placement %r is not valid (%s)" % (where, placement, PLACEMENT_RULE))
+            bad.add(name)
+            continue
+        nodes[name] = Node(name, kind, loopback, services, placement)
     _check_service_names(nodes, problems)
+    _check_placements(nodes, problems)
     return nodes, bad
+
+
+def _check_placements(nodes, problems):
+    """A lab is placed whole or not at all: a node left out would land on no engine or on all."""
+    placed = [name for name, node in nodes.items() if node.placement is not None]
+    if placed and len(placed) < len(nodes):
+        missing = [name for name in nodes if nodes[name].placement is None]
+        problems.add("%s %s: no placement, while %s %s one: a lab over several engines places every node"
+                     " (placement: <inventory host>)"
+                     % ("node" if len(missing) == 1 else "nodes", shorten(missing),
+                        shorten(placed), "has" if len(placed) == 1 else "have"))
 
 
 def _check_service_names(nodes, problems):
@@ -646,7 +668,9 @@ def _parse_link(index, item, nodes, bad_nodes, used, problems):
     mtu = spec.get("mtu")
     if mtu is not None:
         mtu = integer(where, "mtu", mtu, MTU_RANGE[0], MTU_RANGE[1], problems)
-    link = _parse_link_type(where, spec, problems)
+    hosts = sorted({nodes[e.node].placement for e in endpoints if e.node in nodes} - {None}, key=name_key)
+    hosts = tuple(hosts) if len(hosts) > 1 else ()
+    link = _parse_link_type(where, spec, problems, hosts)
 
     if len(problems.lines) != before or skip:
         return None
@@ -654,7 +678,7 @@ def _parse_link(index, item, nodes, bad_nodes, used, problems):
     if name is None:
         name = "%s-%s" % (endpoints[0].node, endpoints[0].ifname)
     p2p = len(endpoints) == 2 and all(nodes[e.node].kind.forwards for e in endpoints)
-    return Segment(name, "p2p" if p2p else "lan", where, endpoints, pins, pool, mtu, link)
+    return Segment(name, "p2p" if p2p else "lan", where, endpoints, pins, pool, mtu, link, hosts)
 
 
 def _endpoint_key(endpoint):
@@ -711,7 +735,13 @@ def _parse_endpoint(where, raw, problems):
     return Endpoint(node, ifname, pins, dhcp)
 
 
-def _parse_link_type(where, spec, problems):
+# What a link between engines may set: the rest (remote, local, dev) is each engine's own, derived.
+SPLIT_KEYS = ("vni", "port")
+
+
+def _parse_link_type(where, spec, problems, hosts=()):
+    if hosts:
+        return _parse_split_link(where, spec, problems, hosts)
     if "type" not in spec and not spec.keys() & TYPE_KEYS:
         return {"type": "bridge"}
     type_ = spec.get("type", "bridge")
@@ -744,6 +774,27 @@ def _parse_link_type(where, spec, problems):
     for key in list(link):
         if key != "type" and link[key] is not None:
             link[key] = checks[key](link[key])
+    return link
+
+
+def _parse_split_link(where, spec, problems, hosts):
+    """A link whose endpoints are on several engines: a vxlan segment, its VNI pinned or derived
+    later (``_placement.split_segments``), its underlay (remote, local) derived for each engine."""
+    on = "its endpoints are on engines %s" % shorten(hosts)
+    type_ = spec.get("type", "vxlan")
+    if type_ != "vxlan":
+        problems.add("%s: type %s cannot span engines (%s): leave the type out, the planner makes it a"
+                     " vxlan segment" % (where, type_, on))
+        return None
+    for key in sorted(TYPE_KEYS - set(SPLIT_KEYS)):
+        if key in spec:
+            problems.add("%s: key %r is derived for each engine (%s): leave it out" % (where, key, on))
+    link = {"type": "vxlan", "vni": None, "remote": None, "local": None, "port": LINK_TYPES["vxlan"]["optional"]["port"],
+            "dev": None}
+    if spec.get("vni") is not None:
+        link["vni"] = integer(where, "vni", spec["vni"], VNI_RANGE[0], VNI_RANGE[1], problems)
+    if spec.get("port") is not None:
+        link["port"] = integer(where, "port", spec["port"], PORT_RANGE[0], PORT_RANGE[1], problems)
     return link
 
 

@@ -149,8 +149,10 @@ def leases(results, plan, clients):
 
 
 def path_target(results, plan, checks):
-    """The address the path check pings: the last client's lease, '' when it has none."""
-    return (leases(results, plan, checks.get("clients") or []).get(checks.get("peer")) or "").split("/")[0]
+    """The address the path check pings: the peer's lease, '' when it has none. The peer is the last
+    client, of another engine in a lab placed over several (``results`` then holds its engine's too)."""
+    peer = checks.get("peer")
+    return (leases(results, plan, [peer] if peer else []).get(peer) or "").split("/")[0]
 
 
 def check_probes(plan, checks, waited):

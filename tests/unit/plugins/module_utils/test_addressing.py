@@ -271,7 +271,7 @@ def test_host_without_router_has_no_gateway():
 def test_every_key_is_present_and_shapes_match_the_contract():
     plan = plan_of(lab("r1 h1", [{"endpoints": ["r1:eth1", "h1:eth0"], "mtu": 1400}]))
     assert list(plan) == ["name", "domain", "routing", "routing_notes", "nodes", "segments", "vpn"]
-    assert list(plan["nodes"]["r1"]) == ["kind", "loopback", "gateway", "interfaces", "routes", "services"]
+    assert list(plan["nodes"]["r1"]) == ["kind", "loopback", "gateway", "interfaces", "routes", "services", "placement"]
     assert list(iface(plan, "r1", "eth1")) == ["segment", "ipv4", "ipv6", "dhcp", "mtu", "secondary"]
     assert plan["segments"]["h1-eth0"] == {"type": "lan", "ipv4": "172.16.0.0/24", "ipv6": None,
                                            "endpoints": ["h1:eth0", "r1:eth1"], "mtu": 1400,

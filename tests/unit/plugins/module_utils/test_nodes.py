@@ -742,3 +742,20 @@ def test_a_running_nodes_resolver_follows_its_plan_in_place(tmp_path):
     again._resolver(work)
     again._resolver(dict(work, netplan={}))
     assert again.actions == {}
+
+
+def test_an_engine_view_runs_the_nodes_placed_on_its_engine_only(engine, tmp_path):
+    state_dir = tmp_path / "state"
+    placed = {"r1": "rpi1", "h1": "rpi1", "r2": "rpi2"}
+    plan = dict(PLAN, engine="rpi1",
+                nodes={name: dict(node, placement=placed[name]) for name, node in PLAN["nodes"].items()})
+    # r2 ran here before it was placed on the other engine: it goes.
+    engine.containers_["lab1-r2"] = {"Id": "id-lab1-r2", "Name": "/lab1-r2", "Image": IMAGE_ID,
+                                     "Config": {"Labels": {"vnet.lab": "lab1", "vnet.node": "r2"}},
+                                     "State": {"Status": "running", "Running": True, "Pid": 1}}
+    real = manager(engine)
+    changed, nodes, diff = present(real, state_dir, plan)
+    assert changed and sorted(nodes) == ["h1", "r1"]
+    assert real.actions["r2"] == ["remove container lab1-r2 (node placed on rpi2)"]
+    assert sorted(engine.containers_) == ["lab1-h1", "lab1-r1"]
+    assert json.loads((state_dir / "lab1" / "plan.json").read_text())["engine"] == "rpi1"

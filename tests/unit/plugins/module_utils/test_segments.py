@@ -73,11 +73,29 @@ def test_wanted_vxlan():
     assert wanted["options"][S.OPT_BRIDGE_NAME] == "vx" + ident
     assert wanted["labels"][S.LABEL_VXLAN] == "vxt" + ident
     assert wanted["vxlan"] == {"device": "vxt" + ident, "bridge": "vx" + ident, "vni": 42,
-                               "remote": "192.0.2.2", "local": "192.0.2.1", "port": 4789, "dev": "eth0",
-                               "mtu": None}
+                               "remote": "192.0.2.2", "flood": [], "local": "192.0.2.1", "port": 4789,
+                               "dev": "eth0", "mtu": None}
     assert S.vxlan_add_command(wanted["vxlan"]) == [
         "ip", "link", "add", "vxt" + ident, "type", "vxlan", "id", "42", "remote", "192.0.2.2",
         "local", "192.0.2.1", "dstport", "4789", "dev", "eth0"]
+
+
+def test_wanted_vxlan_to_several_remotes_floods_to_each():
+    wanted = S.wanted_network("lab1", "wan", {"link": {"type": "vxlan", "vni": 42, "local": "192.0.2.1",
+                                                       "remote": ["192.0.2.10", "192.0.2.3"]}})
+    ident = S.short_id("lab1", "wan")
+    assert wanted["vxlan"]["remote"] is None
+    assert wanted["vxlan"]["flood"] == ["192.0.2.3", "192.0.2.10"]
+    assert S.vxlan_add_command(wanted["vxlan"]) == [
+        "ip", "link", "add", "vxt" + ident, "type", "vxlan", "id", "42", "local", "192.0.2.1", "dstport", "4789"]
+    assert S.flood_commands("vxt1", ["192.0.2.3", "192.0.2.9"], ["192.0.2.3", "192.0.2.10"]) == [
+        ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxt1", "dst", "192.0.2.10"],
+        ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", "vxt1", "dst", "192.0.2.9"]]
+    assert S.flood_entries([{"mac": "00:00:00:00:00:00", "dst": "192.0.2.9"},
+                            {"mac": "02:42:0a:00:00:01", "dst": "192.0.2.3"},
+                            {"mac": "00:00:00:00:00:00", "dst": "192.0.2.3"}]) == ["192.0.2.3", "192.0.2.9"]
+    assert S.validate("lab1", {"v": {"link": {"type": "vxlan", "vni": 4, "remote": ["192.0.2.3", "x"]}}},
+                      "100.64.0.0/10", 24) == ["segment v: vxlan remote 'x' is not an address"]
 
 
 def attrs(name, subnet, driver="bridge", options=None, labels=None, internal=False, nid=None):
@@ -385,6 +403,54 @@ def test_vxlan_segment_device_made_then_kept(tmp_path):
     assert m.absent()[0] is True
     assert host.commands == [["ip", "link", "del", "dev", spec["device"]]]
     assert m.actions == ["remove vxlan device %s" % spec["device"], "remove network lab1-wan"]
+
+
+class FakeFdbHost(FakeHost):
+    """FakeHost that also answers `bridge -j fdb show dev`."""
+
+    def __init__(self, links=None, fdb=None):
+        super().__init__(links)
+        self.fdb = fdb or {}
+
+    def run(self, argv, data=None):
+        import json
+        if argv[:4] == ["bridge", "-j", "fdb", "show"]:
+            return 0, json.dumps(self.fdb.get(argv[-1], [])), ""
+        return super().run(argv, data)
+
+
+def test_vxlan_segment_to_several_remotes_keeps_one_flooding_entry_per_remote():
+    link = {"type": "vxlan", "vni": 42, "remote": ["192.0.2.2", "192.0.2.3"], "local": "192.0.2.1"}
+    segments = {"wan": {"link": link, "endpoints": ["r1:eth3"]}}
+    spec = S.wanted_network("lab1", "wan", segments["wan"])["vxlan"]
+    api, host = FakeAPI([]), FakeFdbHost()
+    m = S.Segments(FakeClient(api), host, "lab1")
+    m.present(segments, "100.64.0.0/10", 24)
+    device = spec["device"]
+    assert host.commands == [S.vxlan_add_command(spec),
+                             ["ip", "link", "set", "dev", device, "master", spec["bridge"]],
+                             ["ip", "link", "set", "dev", device, "up"],
+                             ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", device, "dst", "192.0.2.2"],
+                             ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", device, "dst", "192.0.2.3"]]
+    # Kept as it is; then one remote less: its entry goes, nothing else changes.
+    existing = {device: {"ifname": device, "flags": ["UP"], "master": spec["bridge"],
+                         "linkinfo": {"info_kind": "vxlan", "info_data": {"id": 42, "local": "192.0.2.1",
+                                                                          "port": 4789}}}}
+    entries = {device: [{"mac": "00:00:00:00:00:00", "dst": "192.0.2.2"},
+                        {"mac": "00:00:00:00:00:00", "dst": "192.0.2.3"}]}
+    host = FakeFdbHost(existing, entries)
+    m = S.Segments(FakeClient(api), host, "lab1")
+    assert m.present(segments, "100.64.0.0/10", 24)[0] is False and host.commands == []
+    fewer = {"wan": {"link": dict(link, remote=["192.0.2.2", "192.0.2.4"]), "endpoints": ["r1:eth3"]}}
+    m = S.Segments(FakeClient(api), host, "lab1", check_mode=True)
+    assert m.present(fewer, "100.64.0.0/10", 24)[0] is True and host.commands == []
+    assert m.actions == ["add flooding entry of vxlan device %s to 192.0.2.4" % device,
+                         "delete flooding entry of vxlan device %s to 192.0.2.3" % device]
+    m = S.Segments(FakeClient(api), host, "lab1")
+    m.present(fewer, "100.64.0.0/10", 24)
+    assert host.commands == [
+        ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", device, "dst", "192.0.2.4"],
+        ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", device, "dst", "192.0.2.3"]]
 
 
 # --- what would break a lab silently, refused before anything is made -------------------------

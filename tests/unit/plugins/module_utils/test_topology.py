@@ -214,7 +214,7 @@ BAD = [
     pytest.param(with_changes(nodes={"r1": "router"}, links=[]), ["node r1: must be a mapping, got a string"],
                  id="node-string"),
     pytest.param(with_changes(nodes={"r1": {"kind": "switch", "color": "red"}}, links=[]),
-                 ["node r1: unknown key 'color' (expected one of: kind, loopback, services)",
+                 ["node r1: unknown key 'color' (expected one of: kind, loopback, placement, services)",
                   "node r1: unknown kind 'switch' (expected host or router)"], id="node-kind-and-key"),
     pytest.param(with_changes(nodes={"h1": {"kind": "host", "loopback": {"ipv4": "10.0.0.9"}}}, links=[]),
                  ["node h1: kind host takes no loopback"], id="host-loopback"),
