@@ -65,6 +65,7 @@ import ipaddress
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.vnet.lab.plugins.module_utils._lab import placeholder_clashes, prefix_of
 
@@ -721,20 +722,21 @@ class Segments:
         if segments:
             mine = [n for n in mine if (n.get("Labels") or {}).get(LABEL_SEGMENT) in segments]
         errors = []
-        for attrs in mine:
-            attached = [name for name in self._containers(attrs) if name not in leaving]
-            if attached:
-                errors.append("network %s still has containers attached (%s): remove them first"
-                              % (attrs["Name"], ", ".join(attached)))
-        if errors:
-            raise SegmentsError(errors)
-        removed = set()
-        for attrs in mine:
-            self._remove_vxlan((attrs.get("Labels") or {}).get(LABEL_VXLAN))
-            self.actions.append("remove network %s" % attrs["Name"])
+        # Each network is read, then removed, all at once (a lab's networks are independent).
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(mine)))) as pool:
+            for attrs, names in zip(mine, pool.map(self._containers, mine)):
+                attached = [name for name in names if name not in leaving]
+                if attached:
+                    errors.append("network %s still has containers attached (%s): remove them first"
+                                  % (attrs["Name"], ", ".join(attached)))
+            if errors:
+                raise SegmentsError(errors)
+            for attrs in mine:
+                self._remove_vxlan((attrs.get("Labels") or {}).get(LABEL_VXLAN))
+                self.actions.append("remove network %s" % attrs["Name"])
             if not self.check_mode:
-                self.client.api.remove_network(attrs["Id"])
-            removed.add(attrs["Name"])
+                list(pool.map(lambda attrs: self.client.api.remove_network(attrs["Id"]), mine))
+        removed = {attrs["Name"] for attrs in mine}
         diff = {"before": {"networks": before},
                 "after": {"networks": [v for v in before if v["name"] not in removed]}}
         return bool(self.actions), {}, diff
