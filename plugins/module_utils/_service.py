@@ -21,7 +21,11 @@ service role of the collection hands its whole wanted state to one call of ``Ser
     When any file changes, the whole new directory is staged and checked by the daemon's own tool in
     a throwaway container (``argv`` in ``image``, the staged directory or its sub-directories
     mounted read-only where ``mounts`` says) before anything is written: a file the daemon would
-    refuse never reaches the disk, and the running daemon keeps what it has.
+    refuse never reaches the disk, and the running daemon keeps what it has. In ``converge_all``,
+    services whose checks differ only by their files (the same image, explicit entrypoint, argv and
+    mount points, no network, no capability: each router's FRR, say) are checked in one throwaway
+    container, one directory after the other, each copied where its check reads it: a lab of 50
+    routers starts one container for their checks, not 50.
 ``volumes``
     Named volumes (data that outlives containers: leases, homes, logs), created when missing.
 ``containers``
@@ -59,6 +63,8 @@ import copy
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import stat
 import tempfile
@@ -347,14 +353,23 @@ class Service:
         return write, remove
 
     # -- validation
-    def _validate(self, config_dir, files, validate):
-        """Stage the new directory, run the check in a throwaway container, fail on refusal."""
+    def stage(self, config_dir, files):
+        """The new directory, written whole beside ``config_dir`` for a check; the caller removes it."""
         parent = os.path.dirname(config_dir.rstrip("/")) or "/"
         os.makedirs(parent, mode=0o755, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".vnet-validate-", dir=parent)
         try:
             for path, (content, mode, _secret) in files.items():
                 write_atomically(os.path.join(staging, path), content, mode)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return staging
+
+    def _validate(self, config_dir, files, validate):
+        """Stage the new directory, run the check in a throwaway container, fail on refusal."""
+        staging = self.stage(config_dir, files)
+        try:
             volumes = {}
             for relative, target in (validate.get("mounts") or {".": "/etc/vnet"}).items():
                 source = os.path.normpath(os.path.join(staging, relative))
@@ -646,6 +661,100 @@ def present_arguments(params):
             "wait_timeout": params["wait_timeout"]}
 
 
+VALIDATE_ROOT = "/vnet-validate"
+VALIDATE_MARK = "@@vnet-validate"
+
+
+def _validate_key(validate):
+    """What services must share to be checked in one container, or None: an explicit entrypoint (an
+    image's own may wait for a namespace), no network and no capability (nothing bound), the same
+    image, command and mount points."""
+    if not validate or not validate.get("entrypoint") or validate.get("capabilities"):
+        return None
+    if (validate.get("network_mode") or "none") != "none":
+        return None
+    mounts = validate.get("mounts") or {".": "/etc/vnet"}
+    return json.dumps([validate["image"], validate["entrypoint"], validate["argv"], sorted(mounts.items())])
+
+
+def validation_groups(works, check_mode=False):
+    """``[(key, [service name...])]``: the services whose files change, each alone or, when their
+    checks differ only by the files (``_validate_key``), together; in the order of ``works``."""
+    groups = {}
+    for name, work in works.items():
+        if not (work["write"] and work["validate"]) or check_mode:
+            continue
+        key = _validate_key(work["validate"]) or "\0" + name
+        groups.setdefault(key, []).append(name)
+    return list(groups.items())
+
+
+def validation_script(validate, count):
+    """The shell script that checks ``count`` staged directories in turn in one container: each one's
+    mounts (read-only under /vnet-validate/<i>/<k>) copied where the check reads them (the image's own
+    directory moved aside once), the check run, its output and exit code between markers."""
+    mounts = sorted((validate.get("mounts") or {".": "/etc/vnet"}).items(), key=lambda item: (len(item[1]), item[1]))
+    command = " ".join(shlex.quote(word) for word in list(validate["entrypoint"]) + list(validate["argv"]))
+    lines = ["set -u"]
+    for index in range(count):
+        for mount, (_relative, target) in enumerate(mounts):
+            quoted = shlex.quote(target)
+            lines.append("if [ -e %s ] && [ ! -e %s.vnet-image ]; then mv %s %s.vnet-image; fi; rm -rf %s; mkdir -p %s; "
+                         "cp -a %s/%d/%d/. %s/" % (quoted, quoted, quoted, quoted, quoted, quoted,
+                                                  VALIDATE_ROOT, index, mount, quoted))
+        lines.append("printf '%s %d begin\\n'; ( %s ) 2>&1; printf '\\n%s %d rc=%%d\\n' \"$?\""
+                     % (VALIDATE_MARK, index, command, VALIDATE_MARK, index))
+    return "\n".join(lines) + "\n"
+
+
+def validation_results(output, count):
+    """``[(exit code or None, output)]`` of each check, from the logs of ``validation_script``."""
+    found = []
+    for index in range(count):
+        match = re.search(r"%s %d begin\n(.*?)\n%s %d rc=(\d+)\n" % (VALIDATE_MARK, index, VALIDATE_MARK, index),
+                          output, re.S)
+        found.append((int(match.group(2)), match.group(1).strip()) if match else (None, output.strip()))
+    return found
+
+
+def validate_together(client, members):
+    """Check the new directories of several services whose checks differ only by their files
+    (``validation_groups``) in one throwaway container instead of one each; each refusal is named
+    as ``Service._validate`` names it. ``members``: ``[(Service, work)]``."""
+    validate = members[0][1]["validate"]
+    mounts = sorted((validate.get("mounts") or {".": "/etc/vnet"}).items(), key=lambda item: (len(item[1]), item[1]))
+    stagings, volumes = [], {}
+    try:
+        for index, (manager, work) in enumerate(members):
+            staging = manager.stage(work["config_dir"], work["files"])
+            stagings.append(staging)
+            for mount, (relative, _target) in enumerate(mounts):
+                source = os.path.normpath(os.path.join(staging, relative))
+                os.makedirs(source, exist_ok=True)
+                volumes[source] = {"bind": "%s/%d/%d" % (VALIDATE_ROOT, index, mount), "mode": "ro"}
+        container = client.containers.create(
+            validate["image"], command=["-c", validation_script(validate, len(members))], entrypoint=["/bin/sh"],
+            volumes=volumes, network_mode="none", cap_drop=["ALL"], cap_add=None,
+            labels={"vnet.validate": ",".join(manager.name for manager, _work in members)})
+        try:
+            container.start()
+            container.wait(timeout=60 + 10 * len(members))
+            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        finally:
+            container.remove(force=True)
+    finally:
+        for staging in stagings:
+            shutil.rmtree(staging, ignore_errors=True)
+    errors = []
+    argv = " ".join(list(validate["entrypoint"]) + list(validate["argv"]))
+    for (manager, _work), (code, text) in zip(members, validation_results(output, len(members))):
+        if code != 0:
+            errors.append("%s: the new configuration was refused by %s (nothing was written):\n%s"
+                          % (manager.name, argv, text or "(no output)"))
+    if errors:
+        raise ServiceError(errors)
+
+
 def converge_all(client, services, check_mode=False, workers=8):
     """Several services at once (validated options of each): every one prepared (reads only), then
     every one checked by its validation, then every one applied, each phase in parallel threads.
@@ -681,9 +790,15 @@ def converge_all(client, services, check_mode=False, workers=8):
     def apply(name, work):
         results[name] = managers[name].apply(work)[1]
 
+    def check(key, members):
+        if len(members) == 1:
+            managers[members[0]].check(works[members[0]])
+        else:
+            validate_together(client, [(managers[name], works[name]) for name in members])
+
     try:
         run(prepare, [(params["name"], params) for params in services])
-        run(lambda name, work: managers[name].check(work), list(works.items()))
+        run(check, validation_groups(works, check_mode))
         run(apply, list(works.items()))
     except ServiceError as exc:
         exc.managers = managers

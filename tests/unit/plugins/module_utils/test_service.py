@@ -1024,3 +1024,61 @@ def test_a_container_whose_namespace_owner_was_recreated_is_recreated(engine, cf
     changed, containers, manager = converge(engine, inputs(cfg, containers=[spec]))
     assert manager.actions == ["recreate container tsvc-daemon (its network namespace's container was re-created)"]
     assert containers["tsvc-daemon"]["action"] == "recreate"
+
+
+# --- checks of several services in one container ------------------------------------------------
+
+GROUPED = {"image": IMAGE, "argv": ["check", "/etc/vnet/main.conf"], "entrypoint": ["checker"],
+           "mounts": {".": "/etc/vnet"}, "network_mode": "none", "capabilities": []}
+
+
+def grouped_validator(staged):
+    """The group's script run by hand: each staged directory's check, between the script's markers."""
+    out = []
+    for index in range(len(staged)):
+        files = staged["%s/%d/0" % (S.VALIDATE_ROOT, index)]
+        code = 1 if "a = 2\n" in files.values() else 0
+        out.append("%s %d begin\n%s\n%s %d rc=%d\n" % (S.VALIDATE_MARK, index, "bad a" if code else "",
+                                                      S.VALIDATE_MARK, index, code))
+    return 0, "".join(out)
+
+
+def test_services_whose_checks_differ_only_by_their_files_are_checked_in_one_container(engine, tmp_path):
+    services = [dict(params(name, tmp_path / name, content=content), validate=dict(GROUPED))
+                for name, content in (("s1", "a = 1\n"), ("s2", "a = 2\n"), ("s3", "a = 3\n"))]
+    # A check with a network, or with the image's own entrypoint, runs alone.
+    services.append(dict(params("s4", tmp_path / "s4"), validate=dict(GROUPED, network_mode="container:x")))
+    services.append(params("s5", tmp_path / "s5"))
+    engine.validator = lambda staged: grouped_validator(staged) if S.VALIDATE_ROOT + "/0/0" in staged else (0, "")
+    with pytest.raises(S.ServiceError) as raised:
+        S.converge_all(engine, services)
+    assert raised.value.errors == ["s2: the new configuration was refused by checker check /etc/vnet/main.conf"
+                                   " (nothing was written):\nbad a"]
+    assert engine.api.calls == [] and not any((tmp_path / name).exists() for name in ("s1", "s2", "s3"))
+    assert len(engine.validations) == 3
+    group = [v for v in engine.validations if v["entrypoint"] == ["/bin/sh"]]
+    assert len(group) == 1 and sorted(group[0]["staged"]) == ["%s/%d/0" % (S.VALIDATE_ROOT, i) for i in range(3)]
+    assert group[0]["network_mode"] == "none" and group[0]["cap_drop"] == ["ALL"] and group[0]["removed"]
+    assert {v["modes"] == {"ro"} for v in engine.validations} == {True}
+    # The staged directories are gone.
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".vnet-validate-")] == []
+    services[1]["files"][0]["content"] = "a = 4\n"
+    managers, _results = S.converge_all(engine, services)
+    assert all("create container tsvc-%s" % name in managers[name].actions for name in ("s1", "s2", "s3", "s4", "s5"))
+
+
+def test_the_group_script_checks_each_directory_where_the_check_reads_it():
+    script = S.validation_script(dict(GROUPED, mounts={".": "/etc/vnet", "zones": "/etc/vnet/zones"}), 2)
+    lines = script.splitlines()
+    assert lines[0] == "set -u" and len(lines) == 7
+    # Parents first: the directory, then what is mounted inside it; the image's own copy moved aside once.
+    assert lines[1].startswith("if [ -e /etc/vnet ] && [ ! -e /etc/vnet.vnet-image ]; then mv /etc/vnet /etc/vnet.vnet-image; fi;")
+    assert lines[1].endswith("cp -a /vnet-validate/0/0/. /etc/vnet/")
+    assert lines[2].endswith("cp -a /vnet-validate/0/1/. /etc/vnet/zones/")
+    assert lines[3] == ("printf '@@vnet-validate 0 begin\\n'; ( checker check /etc/vnet/main.conf ) 2>&1;"
+                        " printf '\\n@@vnet-validate 0 rc=%d\\n' \"$?\"")
+    assert S.validation_results("@@vnet-validate 0 begin\nfine\n@@vnet-validate 0 rc=0\n"
+                                "@@vnet-validate 1 begin\nline 1: no\n\n@@vnet-validate 1 rc=2\n", 2) == [
+        (0, "fine"), (2, "line 1: no")]
+    # A container that died before a check's end: that check is refused with what it printed.
+    assert S.validation_results("oops", 1) == [(None, "oops")]
