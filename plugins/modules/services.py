@@ -12,7 +12,7 @@ description:
     so that a problem anywhere stops the run before anything changes. First every service is prepared (its
     inputs checked, its images looked up, its files and containers compared; nothing is written). Then every
     service whose files change is checked by its C(validate) command in a throwaway container (one container for
-    all services whose checks differ only by their files: same image, explicit entrypoint, argv and mounts, no
+    all services whose checks differ only by their files, i.e. same image, explicit entrypoint, argv and mounts, no
     network). Only when
     all of them passed are the changes applied, the services at once, each service's containers in its order.
   - The lab playbook C(playbooks/lab_up.yml) gathers the services that its roles would converge one by
