@@ -19,17 +19,10 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
 
 from ansible_collections.vnet.lab.plugins.module_utils import _lab, _registry
-from ansible_collections.vnet.lab.plugins.module_utils._service import argument_spec
+from ansible_collections.vnet.lab.plugins.module_utils._service import argument_spec, specs_argument_spec
 
 ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
 
-ARGUMENT_SPEC = {
-    "services": {"type": "list", "elements": "dict", "required": True,
-                 "options": {"node": {"type": "str", "required": True}, "role": {"type": "str", "required": True},
-                             "vars": {"type": "dict", "default": {}}}},
-    "plan": {"type": "dict", "required": True},
-    "inputs": {"type": "dict", "default": {}},
-}
 
 
 class ActionModule(ActionBase):
@@ -51,7 +44,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        validated = ArgumentSpecValidator(specs_argument_spec()).validate(self._task.args)
         if validated.error_messages:
             raise AnsibleActionFail("vnet.lab.service_specs: %s" % "; ".join(validated.error_messages))
         args = validated.validated_parameters

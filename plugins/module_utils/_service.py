@@ -873,3 +873,16 @@ def argument_spec():
         wait_timeout=dict(type="float", default=30),
         docker_host=dict(type="str"),
     )
+
+
+def specs_argument_spec():
+    """The options of vnet.lab.service_specs (the services of a lab to render, by node and role)."""
+    return dict(
+        services=dict(type="list", elements="dict", required=True, options=dict(
+            node=dict(type="str", required=True),
+            role=dict(type="str", required=True),
+            vars=dict(type="dict", default={}),
+        )),
+        plan=dict(type="dict", required=True),
+        inputs=dict(type="dict", default={}),
+    )

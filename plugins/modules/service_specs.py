@@ -34,6 +34,7 @@ attributes:
     support: full
   action:
     support: full
+    description: Runs on the controller only, as an action plugin; nothing runs on a target.
 options:
   services:
     description: The services to render, as the C(vnet.lab.lab_services) filter lists them.
@@ -102,9 +103,11 @@ own_tasks:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vnet.lab.plugins.module_utils._service import specs_argument_spec
+
 
 def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=specs_argument_spec(), supports_check_mode=True)
     module.fail_json(msg="vnet.lab.service_specs runs on the controller, through its action plugin")
 
 
