@@ -24,7 +24,6 @@ from ansible_collections.vnet.lab.plugins.module_utils._service import argument_
 ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
 
 
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False

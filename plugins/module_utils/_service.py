@@ -699,9 +699,9 @@ def validation_script(validate, count):
     for index in range(count):
         for mount, (_relative, target) in enumerate(mounts):
             quoted = shlex.quote(target)
+            source = "%s/%d/%d" % (VALIDATE_ROOT, index, mount)
             lines.append("if [ -e %s ] && [ ! -e %s.vnet-image ]; then mv %s %s.vnet-image; fi; rm -rf %s; mkdir -p %s; "
-                         "cp -a %s/%d/%d/. %s/" % (quoted, quoted, quoted, quoted, quoted, quoted,
-                                                  VALIDATE_ROOT, index, mount, quoted))
+                         "cp -a %s/. %s/" % (quoted, quoted, quoted, quoted, quoted, quoted, source, quoted))
         lines.append("printf '%s %d begin\\n'; ( %s ) 2>&1; printf '\\n%s %d rc=%%d\\n' \"$?\""
                      % (VALIDATE_MARK, index, command, VALIDATE_MARK, index))
     return "\n".join(lines) + "\n"

@@ -1038,8 +1038,8 @@ def grouped_validator(staged):
     for index in range(len(staged)):
         files = staged["%s/%d/0" % (S.VALIDATE_ROOT, index)]
         code = 1 if "a = 2\n" in files.values() else 0
-        out.append("%s %d begin\n%s\n%s %d rc=%d\n" % (S.VALIDATE_MARK, index, "bad a" if code else "",
-                                                      S.VALIDATE_MARK, index, code))
+        text = "bad a" if code else ""
+        out.append("%s %d begin\n%s\n%s %d rc=%d\n" % (S.VALIDATE_MARK, index, text, S.VALIDATE_MARK, index, code))
     return 0, "".join(out)
 
 
