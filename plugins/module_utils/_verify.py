@@ -180,9 +180,11 @@ def check_probes(plan, checks, waited):
                        "argv": ["vtysh", "-c", "show ip route ospf"]})
     target = path_target(waited, plan, checks)
     if target:
+        # Three replies wanted, within 5 s (-w: ping sends until it has them): a first request lost
+        # to a busy hop's neighbour resolution is not a broken path; no reply in 5 s is.
         probes.append({"name": "path", "container": client, "argv": [
             "sh", "-c",
-            "echo \"replies $(ping -n -c 3 -i 0.2 -W 2 %s | grep -c 'bytes from')\"; traceroute -n -q 1 -w 1 -m 8 %s"
+            "echo \"replies $(ping -n -c 3 -i 0.2 -W 2 -w 5 %s | grep -c 'bytes from')\"; traceroute -n -q 1 -w 1 -m 8 %s"
             " | tail -n +2 | awk '{print \"hop\", $2}'" % (target, target)]})
     return probes
 

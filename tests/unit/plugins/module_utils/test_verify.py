@@ -159,7 +159,7 @@ def test_the_reference_labs_second_stage_from_the_leases():
         "!echo 'uploaded by client1' >/tmp/vnet-upload.txt\nput /tmp/vnet-upload.txt -o from-client1.txt\n"
         "echo == list\ncls -1\necho == etc\ncd /etc\necho == end\n")
     assert probes[5]["stdin"] == 'set net:max-retries 1\nset net:timeout 5\nopen -u "student,not-the-password" 192.168.0.4\ncls -1\n'
-    assert "ping -n -c 3 -i 0.2 -W 2 192.168.2.10 " in probes[-1]["argv"][2]
+    assert "ping -n -c 3 -i 0.2 -W 2 -w 5 192.168.2.10 " in probes[-1]["argv"][2]
 
 
 def test_without_the_peers_lease_there_is_no_path():
