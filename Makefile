@@ -14,8 +14,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 ## its report (measure.yml: a bounded traffic phase, docs/evaluation.md), timed from lab_up's start.
 lab: venv engine base-image
 	started=$$(date +%s.%N); \
-	$(BIN)/ansible-playbook playbooks/lab_up.yml; \
-	$(BIN)/ansible-playbook playbooks/verify.yml playbooks/measure.yml -e vnet_measure_lab_up_started=$$started
+	$(BIN)/ansible-playbook playbooks/lab_up.yml playbooks/verify.yml playbooks/measure.yml \
+		-e vnet_measure_lab_up_started=$$started
 
 down: venv engine
 	$(BIN)/ansible-playbook playbooks/lab_down.yml
@@ -46,7 +46,7 @@ sanity: venv
 # `exclusive` (they may restart the Docker daemon).
 PYTEST_WORKERS ?= 3
 pytest: venv engine base-image
-	$(BIN)/pytest tests -m "not exclusive and not faults" -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest tests -m "not exclusive and not faults" -n $(PYTEST_WORKERS) --dist loadgroup --durations=40
 	$(BIN)/pytest tests -m "exclusive and not faults" --durations=5
 
 ## The fault-injection tests (kills, restarts, a daemon restart and a reboot stand-in when

@@ -65,6 +65,9 @@ LABEL_UNIT = "vnet.unit"
 LABEL_READY = "vnet.ready"
 KEEPER_SERVICE = "keeper"
 NODE_READY = ["test", "-e", "/run/vnet/ready"]
+# The node's entrypoint writes in its ready mark when it applied its plan (RFC 3339, UTC); this
+# prints that time (nothing from an older node image), then "ready"; nothing before the node is.
+NODE_READY_AT = ["sh", "-c", "cat /run/vnet/ready 2>/dev/null && echo ready"]
 # The order in which a node's services come back; others after these, clients last.
 SERVICE_ORDER = ("ospf", "ipsec", "dns", "dhcp", "web", "ftp", "voip")
 LAST = ("client",)
@@ -149,13 +152,16 @@ def dependants(node, containers):
     return [c for c in containers if c is not node and owner_of(c) in keys]
 
 
-def node_actions(node, containers, stopped=()):
+def node_actions(node, containers, stopped=(), ready_at=0):
     """What to do, once ``node`` is running and ready, with the services in its namespace.
 
     Returns a list of units, each a list of ``(name, action, why)`` in rank order (action
     ``restart`` or ``start``), units in service order; units with nothing to do are left out.
     ``stopped``: names of containers stopped with ``docker stop`` (left alone, unless a start of
-    theirs failed since).
+    theirs failed since). ``ready_at``: when the node applied its network plan at this start (ns;
+    0 when unknown): a service started between the node's start and then (as the daemon starts
+    one right after its node) joined the namespace before its interfaces had their names and
+    addresses, and is restarted too.
     """
     node_started = started_ns((node.get("State") or {}).get("StartedAt"))
     units = {}
@@ -177,6 +183,8 @@ def node_actions(node, containers, stopped=()):
             started = started_ns(state.get("StartedAt"))
             if running and started < node_started:
                 action, why = "restart", "its node started again; it was in the old network namespace"
+            elif running and started < ready_at:
+                action, why = "restart", "it started before its node applied its network plan"
             elif not running and state.get("Error"):
                 action, why = "start", "its last start failed: %s" % state["Error"]
             elif follow:
@@ -240,7 +248,7 @@ class Engine:
         self.path = path
         self.timeout = timeout
 
-    def _request(self, method, url, body=None, timeout=None):
+    def _request(self, method, url, body=None, timeout=None, raw=False):
         connection = _UnixConnection(self.path, timeout or self.timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
@@ -260,6 +268,8 @@ class Engine:
             except ValueError:
                 message = text.decode("utf-8", "replace")
             raise EngineError("%s %s: %s" % (method, url.split("?")[0], message))
+        if raw:
+            return text
         return json.loads(text) if text.strip() else {}
 
     def containers(self, lab):
@@ -289,6 +299,15 @@ class Engine:
                 return status.get("ExitCode")
             time.sleep(0.05)
         return None
+
+    def exec_output(self, ident, argv):
+        """Run ``argv`` in the container and return what it printed (None if it could not run)."""
+        created = self._request("POST", "/containers/%s/exec" % urllib.parse.quote(ident),
+                                {"Cmd": argv, "AttachStdout": True, "AttachStderr": False, "Tty": True})
+        if not created:
+            return None
+        text = self._request("POST", "/exec/%s/start" % created["Id"], {"Detach": False, "Tty": True}, raw=True)
+        return None if text is None else text.decode("utf-8", "replace")
 
     def subscribe(self, lab):
         """Subscribe to the lab's container events; returns the iterator of events (dicts), which
@@ -343,6 +362,8 @@ class Keeper:
         self.busy = {}
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.reported_orphans = set()
+        # Each node's ready time at its current start: {name: (StartedAt, ns)}.
+        self.ready_times = {}
 
     def say(self, text):
         with self.lock:
@@ -357,6 +378,28 @@ class Keeper:
             if attrs is not None:
                 found.append(attrs)
         return found
+
+    @staticmethod
+    def _kept(node, containers):
+        """Whether ``node`` has services the keeper brings back (a restart policy)."""
+        return any(policy_of(c) in RESTART_POLICIES for c in dependants(node, containers))
+
+    def _ready_at(self, node):
+        """When the running ``node`` applied its network plan at its current start (ns), read once
+        per start from its ready mark; 0 while unknown (not ready yet, or a mark without a time)."""
+        name, started = name_of(node), (node.get("State") or {}).get("StartedAt")
+        known = self.ready_times.get(name)
+        if known and known[0] == started:
+            return known[1]
+        lines = (self.engine.exec_output(name, NODE_READY_AT) or "").split()
+        if not lines or lines[-1] != "ready":
+            return 0
+        try:
+            at = started_ns(lines[0]) if len(lines) > 1 else 0
+        except ValueError:
+            at = 0
+        self.ready_times[name] = (started, at)
+        return at
 
     def _wait(self, name, argv, timeout):
         """Run ``argv`` in ``name`` until it succeeds; whether it did within ``timeout``."""
@@ -402,7 +445,8 @@ class Keeper:
         if node is None or not (node.get("State") or {}).get("Running"):
             return
         containers = self._lab()
-        if not node_actions(node, containers, self.stopped):
+        # Its services are looked at once it is ready: which of them started before that.
+        if not self._kept(node, containers):
             return
         if not self._wait(name, NODE_READY, self.ready_timeout):
             self.say("node %s: not ready (no /run/vnet/ready) within %d s; its services wait"
@@ -413,7 +457,7 @@ class Keeper:
         if node is None or not (node.get("State") or {}).get("Running"):
             return
         by_name = {name_of(c): c for c in self._lab()}
-        for steps in node_actions(node, list(by_name.values()), self.stopped):
+        for steps in node_actions(node, list(by_name.values()), self.stopped, self._ready_at(node)):
             for index, (member, action, why) in enumerate(steps):
                 self.say("%s container %s (%s)" % (action, member, why))
                 try:
@@ -436,7 +480,8 @@ class Keeper:
             if kind == "node" and not state.get("Running") and state.get("Error") \
                     and policy_of(attrs) in RESTART_POLICIES and name_of(attrs) not in self.stopped:
                 self._start(name_of(attrs), "its last start failed: %s" % state["Error"])
-            elif kind == "node" and state.get("Running") and node_actions(attrs, containers, self.stopped):
+            elif kind == "node" and state.get("Running") and self._kept(attrs, containers) \
+                    and node_actions(attrs, containers, self.stopped, self._ready_at(attrs)):
                 self.schedule_node(name_of(attrs))
         for name in orphans(containers):
             if name not in self.reported_orphans:

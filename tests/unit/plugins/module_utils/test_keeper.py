@@ -145,6 +145,7 @@ class FakeEngine:
         self.calls = []
         self.clock = itertools.count(30)
         self.exec_codes = {}
+        self.outputs = {}
         self.lock = threading.Lock()
 
     def _find(self, ident):
@@ -186,6 +187,11 @@ class FakeEngine:
             codes = self.exec_codes.get((ident, tuple(argv)), [0])
             return codes.pop(0) if len(codes) > 1 else codes[0]
 
+    def exec_output(self, ident, argv):
+        with self.lock:
+            self.calls.append(("output", ident, tuple(argv)))
+            return self.outputs.get((ident, tuple(argv)), "ready\r\n")
+
 
 class Clock:
     def __init__(self):
@@ -220,6 +226,7 @@ def test_keep_node_waits_for_the_node_then_brings_its_services_back_in_order():
     assert engine.calls == [
         ("exec", "lab-r1", tuple(K.NODE_READY)), ("exec", "lab-r1", tuple(K.NODE_READY)),
         ("exec", "lab-r1", tuple(K.NODE_READY)),
+        ("output", "lab-r1", tuple(K.NODE_READY_AT)),
         ("restart", "lab-r1-dns"),
         ("start", "lab-r1-web"),
         ("restart", "lab-r1-rtpengine"), ("exec", "lab-r1-rtpengine", ("probe",)),
@@ -231,7 +238,40 @@ def test_keep_node_waits_for_the_node_then_brings_its_services_back_in_order():
                         " network namespace)"
     engine.calls.clear()
     the_keeper.keep_node("lab-r1")
-    assert engine.calls == [], "all back: nothing more"
+    assert engine.calls == [("exec", "lab-r1", tuple(K.NODE_READY))], \
+        "all back: nothing more (the node's ready time is known for this start)"
+
+
+def test_a_service_started_before_its_node_was_ready_is_restarted():
+    # After a restart of the daemon, a service starts right after its node, in its namespace but
+    # before the node's entrypoint renamed and addressed the interfaces.
+    engine = FakeEngine([node(started=ts(10)), service("lab-r1-ospf", "ospf", started=ts(10, "5")),
+                         service("lab-r1-dns", "dns", started=ts(12))])
+    engine.outputs[("lab-r1", tuple(K.NODE_READY_AT))] = ts(11) + "\r\nready\r\n"
+    the_keeper = keeper(engine)
+    the_keeper.keep_all()
+    wait_for(lambda: not the_keeper.busy)
+    assert [c for c in engine.calls if c[0] in ("start", "restart")] == [("restart", "lab-r1-ospf")]
+    assert "restart container lab-r1-ospf (it started before its node applied its network plan)" \
+        in the_keeper.out.getvalue()
+    # The time is read once per start of the node.
+    engine.calls.clear()
+    the_keeper.keep_all()
+    assert engine.calls == []
+
+
+@pytest.mark.parametrize("output, expected", [
+    (ts(11) + "\r\nready\r\n", K.started_ns(ts(11))),
+    ("ready\r\n", 0),  # a node image older than the time in its mark: ready, time unknown
+    ("", None),  # not ready yet: asked again later
+    ("garbage\r\nready\r\n", 0),
+])
+def test_the_ready_time_of_a_node(output, expected):
+    engine = FakeEngine([node()])
+    engine.outputs[("lab-r1", tuple(K.NODE_READY_AT))] = output
+    the_keeper = keeper(engine)
+    assert the_keeper._ready_at(engine.inspect("lab-r1")) == (expected or 0)
+    assert ("lab-r1" in the_keeper.ready_times) == (expected is not None)
 
 
 def test_keep_node_gives_up_on_a_node_that_never_gets_ready():
