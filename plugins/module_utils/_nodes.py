@@ -809,21 +809,25 @@ class Nodes:
         errors = self._parallel(lambda item: self._remove(*item, record=False), items)
         if errors:
             raise NodesError(errors)
-        networks = None
-        if segments is not None:
-            dummy, dummy, networks = segments.absent(leaving={name for dummy, name in items})
-            for action in segments.actions:
-                self._act(LAB_KEY, action)
         volumes = []
         if not keep_volumes:
             listed = self.client.api.volumes(filters={"label": "%s=%s" % (LABEL_LAB, self.lab)})
             volumes = sorted(v["Name"] for v in (listed or {}).get("Volumes") or [])
-            for volume in volumes:
-                self._act(LAB_KEY, "remove volume %s" % volume)
-            if not self.check_mode:
-                errors = self._parallel(lambda volume: self.client.api.remove_volume(volume, force=True), volumes)
-                if errors:
-                    raise NodesError(errors)
+        # The containers gone, the networks and the volumes are independent: removed at once.
+        networks = None
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            removing = pool.submit(segments.absent, leaving={name for dummy, name in items}) \
+                if segments is not None else None
+            errors = [] if self.check_mode else \
+                self._parallel(lambda volume: self.client.api.remove_volume(volume, force=True), volumes)
+            if removing is not None:
+                dummy, dummy, networks = removing.result()
+                for action in segments.actions:
+                    self._act(LAB_KEY, action)
+        for volume in volumes:
+            self._act(LAB_KEY, "remove volume %s" % volume)
+        if errors:
+            raise NodesError(errors)
         if state_dir:
             # The lab's directory: its plans, and the files its services were given.
             directory = os.path.join(state_dir, self.lab)
