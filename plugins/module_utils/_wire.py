@@ -126,7 +126,7 @@ def main(argv=None):
         return 2
     interface, source, destination = args[:3]
     pings = args[3] if len(args) == 4 else "3"
-    frames, ping = capture(interface, ["ping", "-c", pings, "-i", "0.2", "-W", "2", "-I", source, destination])
+    frames, ping = capture(interface, ["ping", "-c", pings, "-i", "0.1", "-W", "2", "-I", source, destination])
     found = count(frames)
     replies = sum(1 for line in ping.stdout.splitlines() if "bytes from" in line)
     sys.stdout.write("replies=%d\nesp=%d\nplain=%d\n" % (replies, found["esp"], found["plain"]))

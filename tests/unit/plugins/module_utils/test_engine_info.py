@@ -55,6 +55,6 @@ def test_containers_and_volumes_by_label():
 
 def test_no_label_lists_nothing():
     api = FakeAPI()
-    assert E.engine_info(api, container_labels=[], volume_labels=[]) == {"kernel": "6.1.0-27-arm64", "containers": [],
-                                                                        "volumes": []}
+    info = E.engine_info(api, container_labels=[], volume_labels=[])
+    assert info == {"kernel": "6.1.0-27-arm64", "containers": [], "volumes": []}
     assert api.calls == ["version"]
