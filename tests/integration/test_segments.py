@@ -72,10 +72,12 @@ def run_tasks(tmp_path, name, tasks):
     return results
 
 
-def segments_task(name, lab, segments=None, state="present", check=False, **extra):
+def segments_task(name, lab, segments=None, state="present", check=False, pool=None, **extra):
     args = {"lab": lab, "state": state}
     if segments is not None:
         args["segments"] = segments
+    if pool is not None:
+        args["placeholder_pool"] = pool
     task = {"name": name, "vnet.lab.segments": args, "register": "r", "check_mode": check, "diff": True}
     task.update(extra)
     return task
@@ -125,12 +127,15 @@ def network(client, name):
 def test_two_labs_side_by_side(tmp_path, engine, labs):
     a, b = labs["a"], labs["b"]
     tasks = []
+    # A pool of their own: the check's predicted placeholders are the run's only when no other test
+    # takes a subnet of the pool in between (the default pool is everyone's).
+    pool = "100.124.0.0/16"
     for key, lab in (("a", a), ("b", b)):
         tasks += [
-            segments_task("%s check" % key, lab, SEGMENTS, check=True),
-            segments_task("%s create" % key, lab, SEGMENTS),
-            segments_task("%s again" % key, lab, SEGMENTS),
-            segments_task("%s check again" % key, lab, SEGMENTS, check=True),
+            segments_task("%s check" % key, lab, SEGMENTS, check=True, pool=pool),
+            segments_task("%s create" % key, lab, SEGMENTS, pool=pool),
+            segments_task("%s again" % key, lab, SEGMENTS, pool=pool),
+            segments_task("%s check again" % key, lab, SEGMENTS, check=True, pool=pool),
         ]
     results = run_tasks(tmp_path, "side_by_side", tasks)
 
