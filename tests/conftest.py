@@ -60,6 +60,21 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid):
             return _unit_of_work(nodeid)
 
+        def _assign_work_unit(self, node):
+            # xdist hands a worker its next unit before the running one ends (a worker runs a test
+            # only once it knows the next). Behind a molecule scenario (minutes), that next unit is
+            # taken from the queue's tail (a unit-test file, seconds), not its head (the next
+            # scenario, minutes more on the same worker while the others run dry).
+            running = self.assigned_work.get(node, {})
+            behind_scenario = any(scope.startswith("tests/molecule/") and not all(done.values())
+                                  for scope, done in running.items())
+            tail = next(reversed(self.workqueue))
+            from_tail = behind_scenario and tail.startswith("tests/unit/")
+            scope, work_unit = self.workqueue.popitem(last=from_tail)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
+
     # Units go out in collection order (below: longest kinds first), not by their count of tests.
     config.option.loadscopereorder = False
     return FileScheduling(config, log)

@@ -503,10 +503,10 @@ class Segments:
             ipam={"Driver": "default", "Config": [{"Subnet": subnet, "Gateway": gateway(subnet)}]},
             internal=False, labels=wanted["labels"])
 
-    def _create_somewhere(self, wanted, pool, prefix):
+    def _create_somewhere(self, wanted, pool, prefix, clashed=()):
         """Create with the lowest free subnet; another lab (or the engine's own allocation) may
         take it meanwhile: read again and try the next one, never one that already clashed."""
-        clashed = []
+        clashed = [ipaddress.ip_network(subnet) for subnet in clashed]
         for attempt in range(self.CREATE_ATTEMPTS):
             subnet = choose_subnet(pool, prefix, used_subnets(self._networks()) + clashed)
             try:
@@ -517,6 +517,25 @@ class Segments:
                     raise
                 clashed.append(ipaddress.ip_network(subnet))
         raise SegmentsError("could not create %s" % wanted["name"])
+
+    def _create_at_once(self, steps, pool, prefix):
+        """Create the networks of ``steps`` concurrently with their chosen subnets; one whose
+        subnet another lab (or the engine) took meanwhile gets the next free one afterwards."""
+        def create(step):
+            try:
+                self._create(step["wanted"], step["subnet"])
+            except APIError as exc:
+                if "overlap" not in str(exc):
+                    raise
+                return step
+            return None
+
+        with ThreadPoolExecutor(max_workers=min(8, len(steps))) as workers:
+            futures = [workers.submit(create, step) for step in steps]
+        clashed = [future.result() for future in futures]
+        for step in clashed:
+            if step is not None:
+                step["subnet"] = self._create_somewhere(step["wanted"], pool, prefix, [step["subnet"]])
 
     # -- the host's own addresses
     def _host_addresses(self, segments):
@@ -675,6 +694,15 @@ class Segments:
         if errors:
             raise SegmentsError(errors)
 
+        # New networks are created at once, each with its own free subnet chosen here, in the
+        # segments' order (as one after the other would choose them).
+        fresh = [step for step in plan if step["existing"] is None]
+        for step in fresh:
+            step["subnet"] = choose_subnet(pool, prefix, used)
+            used.append(ipaddress.ip_network(step["subnet"]))
+        if fresh and not self.check_mode:
+            self._create_at_once(fresh, pool, prefix)
+
         result = {}
         for step in plan:
             wanted, existing, subnet = step["wanted"], step["existing"], step["subnet"]
@@ -690,11 +718,6 @@ class Segments:
                     self._create(wanted, subnet)
                 created = True
             elif existing is None:
-                if self.check_mode:
-                    subnet = choose_subnet(pool, prefix, used)
-                else:
-                    subnet = self._create_somewhere(wanted, pool, prefix)
-                used.append(ipaddress.ip_network(subnet))
                 self.actions.append("create network %s (%s, placeholder %s)"
                                     % (wanted["name"], wanted["driver"], subnet))
                 created = True
