@@ -8,8 +8,9 @@ peer (``docker exec``, as a probe, with the node's own NET_RAW; no container is 
     python3 /usr/lib/vnet/_wire.py TRANSIT SOURCE DESTINATION [COUNT]
 
 It opens a packet socket on the interface TRANSIT (the one that carries IKE), pings DESTINATION
-from SOURCE until COUNT replies (3) came back, within 5 s (a first request lost while a busy
-machine settles the tunnel is not a broken tunnel; no reply in 5 s is), keeps reading for a moment
+from SOURCE every 0.1 s until COUNT replies (3) came back, within 5 s (``-w``: a request lost while
+a busy machine settles the tunnel is sent again, it is not a broken tunnel; no reply in 5 s is),
+keeps reading for a moment
 after the last reply, and prints what
 came back and what crossed the wire, as ``tcpdump 'icmp or icmp6 or esp or udp port 4500'``
 would have counted it::
@@ -91,7 +92,7 @@ def count(frames):
     return found
 
 
-def capture(interface, command, linger=0.2, timeout=30.0):
+def capture(interface, command, linger=0.1, timeout=30.0):
     """The frames seen on ``interface`` (both directions) while ``command`` runs, and for ``linger``
     seconds after; returns (frames, the command's completed process)."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
@@ -128,7 +129,7 @@ def main(argv=None):
         return 2
     interface, source, destination = args[:3]
     pings = args[3] if len(args) == 4 else "3"
-    frames, ping = capture(interface, ["ping", "-c", pings, "-i", "0.2", "-W", "2", "-w", "5", "-I", source, destination])
+    frames, ping = capture(interface, ["ping", "-c", pings, "-i", "0.1", "-W", "2", "-w", "5", "-I", source, destination])
     found = count(frames)
     replies = sum(1 for line in ping.stdout.splitlines() if "bytes from" in line)
     sys.stdout.write("replies=%d\nesp=%d\nplain=%d\n" % (replies, found["esp"], found["plain"]))
