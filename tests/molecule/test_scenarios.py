@@ -34,7 +34,14 @@ def test_scenario(scenario):
     bindir = os.path.dirname(sys.executable)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
                ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
+    # VNET_TEST_LOG_DIR keeps every scenario's whole output there, each task timed (where its time goes).
+    log_dir = os.environ.get("VNET_TEST_LOG_DIR")
+    if log_dir:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
     result = subprocess.run(
         [os.path.join(bindir, "molecule"), "test", "-s", scenario], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        Path(log_dir, "molecule-%s.log" % scenario).write_text(result.stdout, encoding="utf-8")
     assert result.returncode == 0, "molecule test -s %s failed:\n%s" % (scenario, result.stdout[-20000:])
