@@ -9,7 +9,8 @@ The record (``<state dir>/<lab>/converged.json``) holds:
 
 - ``inputs``: a digest of everything the run was computed from (the plan, the run's variables,
   the collection's roles, plugins and playbooks), computed on the controller by the filter
-  ``vnet.lab.fingerprint``;
+  ``vnet.lab.fingerprint``; with ``input_parts`` ({name: digest} of each input), a changed digest
+  is explained by the names of the parts that changed;
 - ``containers``: each container of the lab (label ``vnet.lab``): id, image id, start time,
   running, and the id its image's tag had;
 - ``networks``: each segment of the lab: id;
@@ -23,6 +24,17 @@ segments exist, every file is unchanged and no file was added, and every node's 
 read in its namespace, still match its plan (the check of ``vnet.lab.interfaces``). Anything else
 is a reason, and the playbook converges the whole lab as usual.
 
+A board converged by ``site.yml`` is a lab node in the host's own namespace, set up by roles that
+also change the host (its engine, packages, units): its record also names what else to watch, in
+``watch``, and holds what was found there (``paths``, ``images``):
+
+- ``paths``: files or directories outside the lab's directory (a file's SHA-256, a link's target,
+  a directory's names and contents; a missing one is recorded as missing);
+- ``images``: whether the engine's images are watched: one that the converged run left there
+  and is gone since is a difference (images added by anyone else are not);
+- ``host_plan``: a node plan (JSON) the host's own interfaces must still match;
+- ``host_firewall``: a rule set saved by ``vnet.lab.firewall`` the host's firewall must still hold.
+
 Plain Python and the Docker SDK's client: unit tests call it with a fake client.
 """
 
@@ -33,7 +45,7 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.vnet.lab.plugins.module_utils import _interfaces
+from ansible_collections.vnet.lab.plugins.module_utils import _firewall, _interfaces
 
 RECORD_FILE = "converged.json"
 LABEL_LAB = "vnet.lab"
@@ -72,6 +84,32 @@ def file_digests(lab_dir):
     return digests
 
 
+def path_digest(path):
+    """SHA-256 of what is at ``path``: a file's content, a link's target, a directory's entries
+    (names, kinds and contents, recursively); None when nothing is there."""
+    if os.path.islink(path):
+        return "link:" + os.readlink(path)
+    if os.path.isfile(path):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    if os.path.isdir(path):
+        digest = hashlib.sha256(b"dir\0")
+        for name in sorted(os.listdir(path)):
+            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            digest.update((path_digest(os.path.join(path, name)) or "missing").encode() + b"\0")
+        return digest.hexdigest()
+    return None
+
+
+def watch_of(paths=(), images=False, host_plan=None, host_firewall=None):
+    """What a record watches besides the lab's containers, segments and files."""
+    return {"paths": sorted(set(paths or ())), "images": bool(images),
+            "host_plan": host_plan or None, "host_firewall": host_firewall or None}
+
+
 def _container_entry(attrs, tag_ids):
     state = attrs.get("State") or {}
     config = attrs.get("Config") or {}
@@ -90,8 +128,9 @@ def _container_entry(attrs, tag_ids):
     }
 
 
-def snapshot(client, lab, state_dir, workers=8):
-    """The lab's state as the record keeps it, read once (containers and images in threads)."""
+def snapshot(client, lab, state_dir, workers=8, watch=None):
+    """The lab's state as the record keeps it, read once (containers and images in threads);
+    with ``watch`` (``watch_of``), what it names too."""
     api = client.api
     listed = api.containers(all=True, filters={"label": "%s=%s" % (LABEL_LAB, lab)})
     names = sorted(c["Names"][0].lstrip("/") for c in listed)
@@ -102,13 +141,19 @@ def snapshot(client, lab, state_dir, workers=8):
     tag_ids = {tag: (attrs or {}).get("Id") for tag, attrs in images.items()}
     containers = {name: _container_entry(attrs, tag_ids) for name, attrs in inspected.items() if attrs}
     networks = {n["Name"]: n["Id"] for n in api.networks(filters={"label": "%s=%s" % (LABEL_LAB, lab)})}
-    return {
+    snap = {
         "format": FORMAT,
         "lab": lab,
         "containers": containers,
         "networks": networks,
         "files": file_digests(os.path.join(state_dir, lab)),
     }
+    if watch:
+        snap["watch"] = watch
+        snap["paths"] = {path: path_digest(path) for path in watch["paths"]}
+        if watch["images"]:
+            snap["images"] = sorted({image["Id"] for image in api.images(all=False) or []})
+    return snap
 
 
 def _inspect_or_none(inspect):
@@ -122,22 +167,35 @@ def _inspect_or_none(inspect):
     return run
 
 
-def record_of(snap, inputs):
+def record_of(snap, inputs, input_parts=None):
     """What is written: the snapshot without what changes on its own (pids)."""
     record = dict(snap, inputs=inputs)
+    if input_parts:
+        record["input_parts"] = dict(input_parts)
     record["containers"] = {name: {k: v for k, v in entry.items() if k != "pid"}
                             for name, entry in snap["containers"].items()}
     return record
 
 
-def differences(record, snap, inputs):
+def input_reason(record, input_parts=None):
+    """Why the inputs differ, naming the parts that changed when both sides have them."""
+    before = record.get("input_parts") or {}
+    if not before or not input_parts:
+        return "the inputs changed (plan, variables or the collection)"
+    changed = sorted(name for name in set(before) | set(input_parts) if before.get(name) != input_parts.get(name))
+    if not changed:
+        return "the inputs changed (the collection or Ansible)"
+    return "the inputs changed: %s" % ", ".join(changed)
+
+
+def differences(record, snap, inputs, input_parts=None):
     """Reasons (sentences) why the lab is not as recorded; [] when it is."""
     if not record:
         return ["no record of a converged run"]
     if record.get("format") != FORMAT:
         return ["the record has another format"]
     if record.get("inputs") != inputs:
-        return ["the inputs changed (plan, variables or the collection)"]
+        return [input_reason(record, input_parts)]
     reasons = []
     recorded, present = record.get("containers") or {}, snap["containers"]
     for name in sorted(set(recorded) | set(present)):
@@ -165,6 +223,47 @@ def differences(record, snap, inputs):
         if recorded.get(path) != present.get(path):
             reasons.append("file %s is %s" % (
                 path, "gone" if path not in present else "new" if path not in recorded else "changed"))
+    recorded, present = record.get("paths") or {}, snap.get("paths") or {}
+    for path in sorted(set(recorded) | set(present)):
+        was, now = recorded.get(path), present.get(path)
+        if was != now:
+            reasons.append("%s is %s" % (path, "gone" if now is None else "new" if was is None else "changed"))
+    # An image the converged run left on the engine and removed since (one it loaded from an
+    # archive and no container runs, the base image); images added by anyone else are no concern.
+    gone = sorted(set(record.get("images") or ()) - set(snap.get("images") or ()))
+    if gone:
+        reasons.append("%d image%s of the converged run %s gone from the engine (%s)" % (
+            len(gone), "s" if len(gone) > 1 else "", "are" if len(gone) > 1 else "is",
+            ", ".join(image.split(":")[-1][:12] for image in gone)))
+    return reasons
+
+
+def host_differences(watch, interfaces_runner=None, firewall_runner=None):
+    """Reasons why the host's own interfaces or firewall differ from the plan and rule set the
+    record watches (read in the namespace this runs in: ``netns: host``)."""
+    reasons = []
+    if watch.get("host_plan"):
+        try:
+            with open(watch["host_plan"]) as handle:
+                netplan = json.load(handle)
+            result = _interfaces.apply(interfaces_runner or _interfaces.Runner(None), netplan, check_mode=True)
+        except (OSError, ValueError) as exc:
+            reasons.append("host: cannot read its plan %s: %s" % (watch["host_plan"], exc))
+        except _interfaces.InterfacesError as exc:
+            reasons.append("host: %s" % exc)
+        else:
+            reasons += ["host: would %s" % action for action in result["actions"]]
+    if watch.get("host_firewall"):
+        try:
+            with open(watch["host_firewall"]) as handle:
+                spec = json.load(handle)
+            result = _firewall.apply(firewall_runner or _firewall.Runner(), spec, check_mode=True)
+        except (OSError, ValueError) as exc:
+            reasons.append("host: cannot read its rule set %s: %s" % (watch["host_firewall"], exc))
+        except _firewall.FirewallError as exc:
+            reasons.append("host: %s" % exc)
+        else:
+            reasons += ["host firewall: would %s" % action for action in result["actions"]]
     return reasons
 
 
@@ -218,19 +317,26 @@ def write_record(path, record):
         pass
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = "%s.%d.tmp" % (path, os.getpid())
-    with open(temporary, "w") as handle:
+    # Root's only: the digests of the inputs' parts come from secrets too (PSK, passwords).
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
         handle.write(text)
     os.replace(temporary, path)
     return True
 
 
-def compare(client, lab, state_dir, inputs, runner_for=None):
-    """(current, reasons, snapshot); no snapshot (None) when there is no record to compare with."""
+def compare(client, lab, state_dir, inputs, runner_for=None, host_runners=(None, None), input_parts=None):
+    """(current, reasons, snapshot); no snapshot (None) when there is no record to compare with.
+    ``client`` may be a function returning the client: it is called only when there is a record
+    made from the same inputs (a board without the Docker SDK or an engine yet has none)."""
     record = read_record(record_path(state_dir, lab))
     if not record or record.get("inputs") != inputs:
-        return False, differences(record, None, inputs), None
-    snap = snapshot(client, lab, state_dir)
+        return False, differences(record, None, inputs, input_parts), None
+    if callable(client):
+        client = client()
+    snap = snapshot(client, lab, state_dir, watch=record.get("watch"))
     reasons = differences(record, snap, inputs)
     if not reasons:
         reasons = interface_differences(snap, state_dir, runner_for)
+    if not reasons and record.get("watch"):
+        reasons = host_differences(record["watch"], *host_runners)
     return not reasons, reasons, snap

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import pytest
 
@@ -34,7 +35,8 @@ class FakeAPI:
             "lab1-r1-dns": container("lab1-r1-dns", "r1", service="dns", tag="vnet/dns", image="sha256:ddd",
                                      pid=103),
         }
-        self.images = {"vnet/node": {"Id": "sha256:aaa"}, "vnet/dns": {"Id": "sha256:ddd"}}
+        self.tags = {"vnet/node": {"Id": "sha256:aaa"}, "vnet/dns": {"Id": "sha256:ddd"}}
+        self.images_ = []
         self.networks_ = [{"Name": "lab1-net1", "Id": "n1"}, {"Name": "lab1-net2", "Id": "n2"}]
 
     def containers(self, all=False, filters=None):
@@ -47,13 +49,16 @@ class FakeAPI:
         return copy.deepcopy(self.containers_[name])
 
     def inspect_image(self, tag):
-        if tag not in self.images:
+        if tag not in self.tags:
             raise NotFound(tag)
-        return self.images[tag]
+        return self.tags[tag]
 
     def networks(self, filters=None):
         assert filters == {"label": "vnet.lab=%s" % LAB}
         return list(self.networks_)
+
+    def images(self, all=False):
+        return list(self.images_)
 
 
 class FakeClient:
@@ -121,8 +126,8 @@ def test_a_paused_container_is_not_running(lab):
 
 def test_a_rebuilt_or_removed_image_is_a_reason(lab):
     client, tmp_path, dummy = lab
-    client.api.images["vnet/dns"] = {"Id": "sha256:eee"}
-    del client.api.images["vnet/node"]
+    client.api.tags["vnet/dns"] = {"Id": "sha256:eee"}
+    del client.api.tags["vnet/node"]
     assert reasons(client, tmp_path) == [
         "container lab1-h1 runs sha256:aaa, no longer the image tagged vnet/node",
         "container lab1-r1 runs sha256:aaa, no longer the image tagged vnet/node",
@@ -232,3 +237,113 @@ def test_compare_without_a_usable_record_reads_nothing(tmp_path):
     C.write_record(C.record_path(str(tmp_path), LAB), {"format": C.FORMAT, "inputs": "digest0"})
     assert C.compare(Untouchable(), LAB, str(tmp_path), "digest1")[1] == [
         "the inputs changed (plan, variables or the collection)"]
+
+
+@pytest.fixture
+def board(tmp_path, monkeypatch):
+    """A converged board: a lab node in the host's namespace, whose record watches host files,
+    the engine's images, the host's plan and rule set."""
+    state = tmp_path / "state"
+    (state / LAB / "services/r1-dns").mkdir(parents=True)
+    (state / LAB / "services/r1-dns/named.conf").write_text("options {};\n")
+    etc = tmp_path / "etc"
+    (etc / "vnet").mkdir(parents=True)
+    (etc / "vnet/netplan.json").write_text('{"interfaces": {"eth1": {"ipv4": "10.0.0.1/24"}}}')
+    (etc / "vnet/firewall.json").write_text('{"interfaces": ["eth1", "eth2"]}')
+    (etc / "daemon.json").write_text('{"live-restore": true}\n')
+    (etc / "wants").mkdir()
+    (etc / "wants/docker.service").symlink_to("/lib/systemd/system/docker.service")
+    client = FakeClient()
+    client.api.containers_ = {"lab1-r1-dns": container("lab1-r1-dns", "r1", service="dns", tag="vnet/dns",
+                                                       image="sha256:ddd")}
+    client.api.networks_ = []
+    client.api.images_ = [{"Id": "sha256:ddd"}, {"Id": "sha256:base"}]
+    client.api.tags = {"vnet/dns": {"Id": "sha256:ddd"}}
+    seen = {}
+
+    def interfaces_apply(runner, netplan, check_mode=False):
+        seen["interfaces"] = (runner, netplan, check_mode)
+        return {"actions": list(seen.get("interface_actions", []))}
+
+    def firewall_apply(runner, spec, check_mode=False):
+        seen["firewall"] = (runner, spec, check_mode)
+        return {"actions": list(seen.get("firewall_actions", []))}
+
+    monkeypatch.setattr(C._interfaces, "apply", interfaces_apply)
+    monkeypatch.setattr(C._firewall, "apply", firewall_apply)
+    watch = C.watch_of([str(etc / "daemon.json"), str(etc / "vnet"), str(etc / "wants"), str(etc / "missing")],
+                       images=True, host_plan=str(etc / "vnet/netplan.json"),
+                       host_firewall=str(etc / "vnet/firewall.json"))
+    record = C.record_of(C.snapshot(client, LAB, str(state), watch=watch), "digest1")
+    C.write_record(C.record_path(str(state), LAB), record)
+    return client, state, etc, seen
+
+
+def compare_board(client, state):
+    current, found, dummy = C.compare(lambda: client, LAB, str(state), "digest1", host_runners=("ns", "fw"))
+    return current, found
+
+
+def test_a_board_as_recorded_is_current_and_its_host_is_read(board):
+    client, state, etc, seen = board
+    assert compare_board(client, state) == (True, [])
+    assert seen["interfaces"] == ("ns", {"interfaces": {"eth1": {"ipv4": "10.0.0.1/24"}}}, True)
+    assert seen["firewall"] == ("fw", {"interfaces": ["eth1", "eth2"]}, True)
+    record = C.read_record(C.record_path(str(state), LAB))
+    assert record["paths"][str(etc / "missing")] is None
+    assert record["paths"][str(etc / "wants")] is not None
+    assert record["images"] == ["sha256:base", "sha256:ddd"]
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda etc: (etc / "daemon.json").write_text("{}\n"), "daemon.json is changed"),
+    (lambda etc: (etc / "daemon.json").unlink(), "daemon.json is gone"),
+    (lambda etc: (etc / "missing").write_text(""), "missing is new"),
+    (lambda etc: (etc / "vnet/extra").write_text(""), "vnet is changed"),
+    (lambda etc: (etc / "wants/docker.service").unlink(), "wants is changed"),
+    (lambda etc: ((etc / "wants/docker.service").unlink(),
+                  (etc / "wants/docker.service").symlink_to("/elsewhere")), "wants is changed"),
+])
+def test_what_the_record_watches_on_the_host_is_a_reason(board, change, reason):
+    client, state, etc, seen = board
+    change(etc)
+    current, found = compare_board(client, state)
+    assert not current and len(found) == 1 and found[0].endswith(reason), found
+    # The host's interfaces and firewall are read only once all else is as recorded.
+    assert "interfaces" not in seen
+
+
+def test_the_engines_images_the_host_plan_and_rule_set_are_reasons(board):
+    client, state, dummy, seen = board
+    client.api.images_ = [{"Id": "sha256:ddd"}, {"Id": "sha256:new"}]
+    assert compare_board(client, state) == (False, ["1 image of the converged run is gone from the engine (base)"])
+    client.api.images_ = [{"Id": "sha256:ddd"}, {"Id": "sha256:base"}, {"Id": "sha256:probe"}]
+    assert compare_board(client, state) == (True, [])
+    client.api.images_ = [{"Id": "sha256:ddd"}, {"Id": "sha256:base"}]
+    seen["interface_actions"] = ["add address 10.0.0.1/24 to eth1"]
+    seen["firewall_actions"] = ["add the jump to VNET-LAB in DOCKER-USER (iptables)"]
+    assert compare_board(client, state) == (False, [
+        "host: would add address 10.0.0.1/24 to eth1",
+        "host firewall: would add the jump to VNET-LAB in DOCKER-USER (iptables)"])
+
+
+def test_a_board_without_a_record_is_not_asked_for_an_engine(tmp_path):
+    def no_engine():
+        raise AssertionError("the engine was asked for")
+
+    current, found, snap = C.compare(no_engine, LAB, str(tmp_path), "digest1")
+    assert (current, found, snap) == (False, ["no record of a converged run"], None)
+
+
+def test_changed_inputs_are_named_by_part(tmp_path):
+    snap = {"format": C.FORMAT, "lab": LAB, "containers": {}, "networks": {}, "files": {}}
+    record = C.record_of(snap, "d1", {"topology": "t1", "vnet_lab_ftp_users": "f1", "gone": "g"})
+    assert C.differences(record, snap, "d2", {"topology": "t1", "vnet_lab_ftp_users": "f2", "new": "n"}) == [
+        "the inputs changed: gone, new, vnet_lab_ftp_users"]
+    assert C.differences(record, snap, "d2", dict(record["input_parts"])) == [
+        "the inputs changed (the collection or Ansible)"]
+    assert C.differences(record, snap, "d2") == ["the inputs changed (plan, variables or the collection)"]
+    path = C.record_path(str(tmp_path), LAB)
+    C.write_record(path, record)
+    # The parts' digests come from secrets too: the record is root's only.
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
