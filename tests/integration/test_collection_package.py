@@ -59,7 +59,7 @@ PLANTED_BESIDES_GITIGNORE = [
 ]
 # Development tooling: in the checkout, never in the tarball.
 DEV_ONLY = ["Makefile", "ansible.cfg", "pytest.ini", "requirements.txt", "scripts", "tests", "molecule",
-            "bench", ".ci", ".ansible-lint", ".yamllint", ".gitignore"]
+            "bench", ".ci", ".ansible-lint", ".yamllint", ".gitignore", ".config"]
 
 
 # --- the tarball ----------------------------------------------------------------------------------
