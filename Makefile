@@ -58,7 +58,7 @@ pytest: venv engine base-image
 test-faults: venv engine base-image
 	$(BIN)/pytest tests -m faults --durations=10
 
-venv: $(STAMP) $(VENV)/.compiled .collections/ansible_collections/vnet/lab .collections/mitogen
+venv: $(STAMP) $(VENV)/.compiled .collections/ansible_collections/vnet/lab .collections/.linked .collections/mitogen
 
 # --no-compile, then the bytecode of the packages Python imports from the venv, once: pip would also
 # compile the ~470 MB of collections that the ansible package bundles, which Ansible's collection
@@ -81,6 +81,14 @@ $(VENV)/.compiled: $(STAMP)
 .collections/ansible_collections/vnet/lab:
 	mkdir -p $(@D)
 	ln -sfn ../../.. $@
+
+# The collections of the ansible package that the checkout uses (galaxy.yml's dependencies with
+# theirs, and ansible.posix: the tests' json callback, profile_tasks), linked beside it: ansible.cfg
+# does not scan Python's path, so Ansible sees these and no other of the package's ~90 collections.
+DEV_COLLECTIONS := ansible.posix
+.collections/.linked: $(STAMP) galaxy.yml scripts/link_collections.py
+	$(BIN)/python scripts/link_collections.py .collections $(DEV_COLLECTIONS)
+	touch $@
 
 # ansible.cfg's strategy_plugins finds Mitogen's strategies (mitogen_linear) through this link.
 .collections/mitogen: $(STAMP)
