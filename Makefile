@@ -8,11 +8,11 @@ STAMP := $(VENV)/.installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab down inspect verify measure test test-faults lint sanity pytest venv engine base-image bench clean
+.PHONY: lab down inspect verify measure test test-faults lint sanity pytest setup venv engine base-image bench clean
 
 ## The full lab on this machine (emulated boards on the local Docker engine), then its checks and
 ## its report (measure.yml: a bounded traffic phase, docs/evaluation.md), timed from lab_up's start.
-lab: venv engine base-image
+lab: setup
 	started=$$(date +%s.%N); \
 	$(BIN)/ansible-playbook playbooks/lab_up.yml playbooks/verify.yml playbooks/measure.yml \
 		-e vnet_measure_lab_up_started=$$started
@@ -33,8 +33,15 @@ measure: venv engine
 ## sanity run beside the tests, each target's output kept together. The suite keeps both cores busy
 ## until its last scenario (boards) ends; the linters and sanity (~210 s of CPU) run at the lowest
 ## priority, in what the tests leave, instead of slowing the scenario everything waits for.
-test: venv engine base-image
+test: setup
 	$(MAKE) --no-print-directory -j 3 --output-sync=target pytest lint sanity STATIC_NICE="nice -n 19"
+
+## What `make lab` and `make test` need on this machine. The Debian packages first, in one apt run
+## (apt's lock is the machine's): then the venv (pip, ~50 s on a fresh machine) and the engine with
+## its base image (debootstrap, ~40 s of CPU where no registry answers) are made at once.
+setup:
+	scripts/host-deps.sh
+	$(MAKE) --no-print-directory -j 2 venv base-image
 
 # STATIC_NICE: a command prefix for the static checks (make test sets it).
 STATIC_NICE ?=
