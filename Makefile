@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab down inspect verify measure test test-faults lint sanity pytest setup venv engine base-image bench clean
+.PHONY: lab down inspect verify measure test test-faults lint sanity pytest setup venv engine base-image images bench clean
 
 ## The full lab on this machine (emulated boards on the local Docker engine), then its checks and
 ## its report (measure.yml: a bounded traffic phase, docs/evaluation.md), timed from lab_up's start.
@@ -56,7 +56,7 @@ sanity: venv
 # (a test file, or a molecule scenario, stays on one worker); then, alone, the tests marked
 # `exclusive` (they may restart the Docker daemon).
 PYTEST_WORKERS ?= 3
-pytest: venv engine base-image
+pytest: images
 	$(BIN)/pytest tests -m "not exclusive and not faults" -n $(PYTEST_WORKERS) --dist loadgroup --durations=40
 	$(BIN)/pytest tests -m "exclusive and not faults" --durations=5
 
@@ -107,6 +107,11 @@ engine:
 
 base-image: engine
 	scripts/base-image.sh
+
+## Every image of the catalogue, built once where missing or out of date (playbooks/images.yml):
+## the tests, several at once, then find them instead of building the same image side by side.
+images: venv engine base-image
+	$(BIN)/ansible-playbook playbooks/images.yml
 
 ## Benchmarks: the planner at scale, then the reference lab from nothing to verified (bench/lab).
 bench: venv engine base-image
