@@ -65,7 +65,7 @@ pytest: images
 test-faults: venv engine base-image
 	$(BIN)/pytest tests -m faults --durations=10
 
-venv: $(STAMP) $(VENV)/.compiled .collections/ansible_collections/vnet/lab .collections/.linked .collections/mitogen
+venv: $(STAMP) $(VENV)/.compiled .collections/ansible_collections/vnet/lab .collections/.linked .collections/mitogen_strategy
 
 # --no-compile, then the bytecode of the packages Python imports from the venv, once: pip would also
 # compile the ~470 MB of collections that the ansible package bundles, which Ansible's collection
@@ -97,9 +97,11 @@ DEV_COLLECTIONS := ansible.posix
 	$(BIN)/python scripts/link_collections.py .collections $(DEV_COLLECTIONS)
 	touch $@
 
-# ansible.cfg's strategy_plugins finds Mitogen's strategies (mitogen_linear) through this link.
-.collections/mitogen: $(STAMP)
+# ansible.cfg's strategy_plugins finds Mitogen's strategies (mitogen_linear) through this link. Not
+# named mitogen: pytest has .collections on its path, where that name hid Mitogen's own package.
+.collections/mitogen_strategy: $(STAMP)
 	mkdir -p $(@D)
+	rm -f .collections/mitogen
 	ln -sfn "$$($(BIN)/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')/plugins/strategy" $@
 
 engine:
