@@ -134,10 +134,10 @@ def test_mitogen_reads_the_kept_sources_and_finds_the_same_imports(tmp_path):
         assert module.keep_mitogen_sources(str(tmp_path / "cache"))
         assert module.keep_mitogen_sources(str(tmp_path / "cache"))  # a second play: wrapped once
         assert mitogen.minify.minimize_source.__wrapped__ is original
-        for _ in range(2):  # made, then read back
+        for attempt in ("made", "read back"):
             finder = mitogen_master.ModuleFinder()
             got = finder.find_related_imports("json.decoder"), finder.find_related("ansible_mitogen.runner")
-            assert got == expected
+            assert got == expected, attempt
             assert mitogen.minify.minimize_source(SOURCE) == original(SOURCE)
         assert len(list((tmp_path / "cache").iterdir())) > 2
         assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
