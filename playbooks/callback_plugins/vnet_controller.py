@@ -52,6 +52,7 @@ import hashlib
 import importlib.util
 import marshal
 import os
+import threading
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -88,7 +89,8 @@ class SourceCache:
         return value
 
     def put(self, path, value):
-        temporary = "%s.%d.tmp" % (path, os.getpid())
+        # Unique to the process and the thread: the multiplexer compiles in several threads.
+        temporary = "%s.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
         try:
             with open(temporary, "wb") as handle:
                 marshal.dump(value, handle)
@@ -100,7 +102,7 @@ class SourceCache:
                 pass
 
     def prune(self, now=None):
-        """Remove the entries not read for CACHE_DAYS days, and leftovers of interrupted writes."""
+        """Remove the entries not read for CACHE_DAYS days (leftovers of interrupted writes too)."""
         limit = (now or time.time()) - CACHE_DAYS * 86400
         try:
             entries = list(os.scandir(self.directory))

@@ -168,3 +168,18 @@ def test_the_directory_comes_from_the_option_or_the_environment(monkeypatch, tmp
             mock.patch("ansible.collections.list.list_collection_dirs", return_value=iter([])):
         callback.v2_playbook_on_play_start(Play("mitogen_linear"))
     assert keep.call_count == 0
+
+
+def test_entries_written_at_once_from_threads_are_whole(tmp_path):
+    import threading
+
+    cache = load().SourceCache(str(tmp_path))
+    path = cache.path("minify", SOURCE)
+    texts = ["%d" % n * 50000 for n in range(8)]
+    threads = [threading.Thread(target=cache.put, args=(path, text)) for text in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert cache.get(path) in texts
+    assert [p.name for p in tmp_path.iterdir()] == [Path(path).name]  # no temporary file left
