@@ -177,6 +177,26 @@ def answers(lab):
     return out
 
 
+def diagnosis(lab):
+    """What a failed recovery leaves to read: each container's state and restarts, then the last
+    lines of the nodes' own output and of the routers' routes (a node that exits again and again,
+    a route that never came back)."""
+    lines = ["", "containers (status, restarts, started at):"]
+    containers = lab.containers()
+    for name, attrs in sorted(containers.items()):
+        state = attrs.get("State") or {}
+        lines.append("  %s %s %s %s" % (name, state.get("Status"), attrs.get("RestartCount"), state.get("StartedAt")))
+    for name, attrs in sorted(containers.items()):
+        if "vnet.service" in ((attrs.get("Config") or {}).get("Labels") or {}):
+            continue
+        logs = subprocess.run(["docker", "logs", "--tail", "8", name], capture_output=True, text=True, check=False)
+        lines.append("%s output:\n%s%s" % (name, logs.stdout, logs.stderr))
+        routes = subprocess.run(["docker", "exec", name, "ip", "route"], capture_output=True, text=True,
+                                timeout=10, check=False)
+        lines.append("%s routes:\n%s" % (name, routes.stdout or routes.stderr))
+    return "\n".join(lines)
+
+
 def wait_back(lab, what, timeout=RECOVERY, ask=True):
     """Wait until the lab is back and (``ask``) its services answer; fail naming what is still wrong."""
     deadline = time.monotonic() + timeout
@@ -190,8 +210,8 @@ def wait_back(lab, what, timeout=RECOVERY, ask=True):
         if time.monotonic() >= deadline:
             keeper = subprocess.run(["docker", "logs", "--tail", "30", lab.container(".keeper")],
                                     capture_output=True, text=True, check=False)
-            pytest.fail("after %s, the lab is not back within %d s: %s\nkeeper:\n%s%s"
-                        % (what, timeout, "; ".join(left), keeper.stdout, keeper.stderr))
+            pytest.fail("after %s, the lab is not back within %d s: %s\nkeeper:\n%s%s%s"
+                        % (what, timeout, "; ".join(left), keeper.stdout, keeper.stderr, diagnosis(lab)))
         time.sleep(0.5)
 
 
