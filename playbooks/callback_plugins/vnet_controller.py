@@ -117,13 +117,14 @@ class SourceCache:
 
     def compile(self, source, filename, mode, *args, **kwargs):
         """builtins.compile, kept for ``exec`` of a whole source (what Mitogen compiles to read its
-        imports)."""
+        imports). Compiled without this file's ``__future__`` flags (dont_inherit), as the
+        callers' modules have none that matters in Python 3."""
         if args or kwargs or mode != "exec" or not isinstance(source, (str, bytes)):
             return builtins.compile(source, filename, mode, *args, **kwargs)
-        path = self.path("compile", filename, source)
+        path = self.path("compile, no inherited flags", filename, source)
         code = self.get(path)
         if type(code).__name__ != "code":
-            code = builtins.compile(source, filename, mode)
+            code = builtins.compile(source, filename, mode, 0, True)
             self.put(path, code)
         return code
 

@@ -74,7 +74,9 @@ SOURCE = "import os\nfrom json import dumps  # a comment\n\ndef f():\n    '''doc
 def test_compile_is_kept_and_read_back(tmp_path):
     cache = load().SourceCache(str(tmp_path))
     first = cache.compile(SOURCE, "/x/mod.py", "exec")
-    assert first == compile(SOURCE, "/x/mod.py", "exec")
+    # As Mitogen's modules compile it: without this test's __future__ annotations.
+    assert first == compile(SOURCE, "/x/mod.py", "exec", 0, True)
+    assert first != compile(SOURCE, "/x/mod.py", "exec")
     assert len(list(tmp_path.iterdir())) == 1
     with mock.patch("builtins.compile", side_effect=AssertionError("compiled again")):
         again = cache.compile(SOURCE, "/x/mod.py", "exec")
@@ -88,11 +90,11 @@ def test_compile_is_kept_and_read_back(tmp_path):
 
 def test_a_damaged_or_foreign_entry_is_made_again(tmp_path):
     cache = load().SourceCache(str(tmp_path))
-    path = cache.path("compile", "/x/mod.py", SOURCE)
+    path = cache.path("compile, no inherited flags", "/x/mod.py", SOURCE)
     Path(path).write_bytes(b"\x00garbage")
-    assert cache.compile(SOURCE, "/x/mod.py", "exec") == compile(SOURCE, "/x/mod.py", "exec")
+    assert cache.compile(SOURCE, "/x/mod.py", "exec") == compile(SOURCE, "/x/mod.py", "exec", 0, True)
     cache.put(path, "not code")
-    assert cache.compile(SOURCE, "/x/mod.py", "exec") == compile(SOURCE, "/x/mod.py", "exec")
+    assert cache.compile(SOURCE, "/x/mod.py", "exec") == compile(SOURCE, "/x/mod.py", "exec", 0, True)
     text = cache.path("minify", SOURCE)
     Path(text).write_bytes(b"")
     assert cache.wrap_text("minify", str.upper)(SOURCE) == SOURCE.upper()
@@ -118,7 +120,7 @@ def test_old_entries_and_leftovers_are_pruned(tmp_path):
         if entry != old:
             os.utime(entry, (now - 86400,) * 2)
     cache.prune(now=now)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(cache.path("compile", "/x/mod.py", SOURCE)).name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(cache.path("compile, no inherited flags", "/x/mod.py", SOURCE)).name]
 
 
 def test_mitogen_reads_the_kept_sources_and_finds_the_same_imports(tmp_path):
