@@ -876,13 +876,28 @@ def argument_spec():
 
 
 def specs_argument_spec():
-    """The options of vnet.lab.service_specs (the services of a lab to render, by node and role)."""
+    """The options of vnet.lab.service_specs (the services of a lab to render, by node and role; or
+    the job of a rendering in the background to wait for)."""
     return dict(
-        services=dict(type="list", elements="dict", required=True, options=dict(
+        services=dict(type="list", elements="dict", options=dict(
             node=dict(type="str", required=True),
             role=dict(type="str", required=True),
             vars=dict(type="dict", default={}),
         )),
-        plan=dict(type="dict", required=True),
+        plan=dict(type="dict"),
         inputs=dict(type="dict", default={}),
+        background=dict(type="bool", default=False),
+        job=dict(type="dict", options=dict(
+            path=dict(type="path", required=True),
+            pid=dict(type="int", required=True),
+        )),
+        timeout=dict(type="float", default=600),
     )
+
+
+# How vnet.lab.service_specs's options go together (its action and its module's stub).
+SPECS_OPTIONS = dict(
+    required_one_of=[["services", "job"]],
+    mutually_exclusive=[["services", "job"], ["background", "job"]],
+    required_together=[["services", "plan"]],
+)

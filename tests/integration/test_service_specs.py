@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """vnet.lab.service_specs renders each service exactly as its role does, through ansible-playbook.
 
-For every example lab, in one run, every (node, role) of the lab is rendered once by vnet.lab.service_specs and
-once by including the role on its node (playbooks/tasks/service.yml, deferred): the options must be
-equal. Then its refusals: a role's own problem (an FTP user without a password) and an unknown node,
+For every example lab, in one run, every (node, role) of the lab is rendered by
+vnet.lab.service_specs, in the background and at once, and by including the role on its node
+(playbooks/tasks/service.yml, deferred): the options must be equal. Then its refusals, at once and
+in the background: a role's own problem (an FTP user without a password) and an unknown node,
 named before anything runs. Nothing touches the Docker engine.
 """
 
@@ -53,9 +54,13 @@ def test_a_site_with_a_folder_is_left_to_its_role(tmp_path):
     assert "test_rendered.own_tasks | length == 0" in proc.stdout, proc.stdout[-3000:]
 
 
-def test_problems_are_named_before_anything_runs(tmp_path):
+@pytest.mark.parametrize("background", [False, True], ids=["at-once", "background"])
+def test_problems_are_named_before_anything_runs(tmp_path, background):
     proc = playbook(tmp_path, "-e", json.dumps({"test_examples": [str(ROOT / "examples" / "pilab.yml")],
+                                                "test_background_only": background,
                                                 "vnet_lab_ftp_users": [{"name": "carol", "password": ""}]}))
     assert proc.returncode != 0
     assert "vnet.lab.service_specs: ftp: no password for carol" in proc.stdout, proc.stdout[-3000:]
+    # The background rendering failed, not the task that started it: the one that waits for it.
+    assert ("TASK [Take the rendering from the background]" in proc.stdout) == background, proc.stdout[-3000:]
     assert "Include each role" not in proc.stdout
