@@ -405,17 +405,22 @@ class Nodes:
         items = list(items)
         if not items:
             return []
-        errors = []
         with ThreadPoolExecutor(max_workers=min(self.MAX_WORKERS, len(items))) as pool:
-            for item, future in [(item, pool.submit(function, item)) for item in items]:
-                try:
-                    future.result()
-                except (NodesError, _interfaces.InterfacesError) as exc:
-                    errors.append(str(exc))
-                except APIError as exc:
-                    errors.append("Docker: %s" % exc)
-                except OSError as exc:
-                    errors.append(str(exc))
+            return self._results([pool.submit(function, item) for item in items])
+
+    @staticmethod
+    def _results(futures):
+        """Wait for every future; return their errors, one line each."""
+        errors = []
+        for future in futures:
+            try:
+                future.result()
+            except (NodesError, _interfaces.InterfacesError) as exc:
+                errors.append(str(exc))
+            except APIError as exc:
+                errors.append("Docker: %s" % exc)
+            except OSError as exc:
+                errors.append(str(exc))
         return errors
 
     def _lab_containers(self):
@@ -802,24 +807,32 @@ class Nodes:
             name = summary["Names"][0].lstrip("/")
             labels = summary.get("Labels") or {}
             key = labels.get(LABEL_NODE) or name
-            items.append((key, name))
+            # Joined to another's namespace (a node's service): holds no segment.
+            joined = ((summary.get("HostConfig") or {}).get("NetworkMode") or "").startswith("container:")
+            items.append((joined, key, name))
             before.setdefault(key, []).append(name)
             # Recorded here, in name order: the removals run in parallel.
             self._act(key, "remove container %s" % name)
-        errors = self._parallel(lambda item: self._remove(*item, record=False), items)
-        if errors:
-            raise NodesError(errors)
-        volumes = []
-        if not keep_volumes:
-            listed = self.client.api.volumes(filters={"label": "%s=%s" % (LABEL_LAB, self.lab)})
-            volumes = sorted(v["Name"] for v in (listed or {}).get("Volumes") or [])
-        # The containers gone, the networks and the volumes are independent: removed at once.
-        networks = None
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            removing = pool.submit(segments.absent, leaving={name for dummy, name in items}) \
-                if segments is not None else None
-            errors = [] if self.check_mode else \
-                self._parallel(lambda volume: self.client.api.remove_volume(volume, force=True), volumes)
+        # The containers that hold the segments (the nodes) and the keeper go first; the segments
+        # are removed as soon as those are gone, while the services go (they hold none: Docker
+        # frees a node's interfaces when the node goes, even with services left in its namespace;
+        # dockerd removes networks one after another, ~0.15 s each); the volumes, which services
+        # use, once every container is gone.
+        items.sort(key=lambda item: item[0])
+        errors, networks, volumes = [], None, []
+        with ThreadPoolExecutor(max_workers=max(1, min(self.MAX_WORKERS, len(items)))) as pool, \
+                ThreadPoolExecutor(max_workers=1) as side:
+            futures = [(joined, pool.submit(self._remove, key, name, record=False)) for joined, key, name in items]
+            errors += self._results([future for joined, future in futures if not joined])
+            removing = side.submit(segments.absent, leaving={name for dummy, dummy, name in items}) \
+                if segments is not None and not errors else None
+            errors += self._results([future for joined, future in futures if joined])
+            if not keep_volumes and not errors:
+                listed = self.client.api.volumes(filters={"label": "%s=%s" % (LABEL_LAB, self.lab)})
+                volumes = sorted(v["Name"] for v in (listed or {}).get("Volumes") or [])
+                if not self.check_mode:
+                    errors += self._results([pool.submit(self.client.api.remove_volume, volume, force=True)
+                                             for volume in volumes])
             if removing is not None:
                 dummy, dummy, networks = removing.result()
                 for action in segments.actions:

@@ -8,6 +8,7 @@ import copy
 import ipaddress
 import json
 import os
+import threading
 
 import pytest
 
@@ -405,7 +406,8 @@ class FakeAPI:
         label = (filters or {}).get("label")
         key, dummy, value = (label or "").partition("=")
         return [{"Id": c["Id"], "Names": [c["Name"]], "Labels": c["Config"]["Labels"],
-                 "State": c["State"].get("Status")}
+                 "State": c["State"].get("Status"),
+                 "HostConfig": {"NetworkMode": (c.get("HostConfig") or {}).get("NetworkMode", "default")}}
                 for c in copy.deepcopy(list(self.containers_.values()))
                 if not label or c["Config"]["Labels"].get(key) == value]
 
@@ -723,6 +725,44 @@ def test_absent_removes_the_segments_once_the_containers_are_gone(engine, tmp_pa
     assert nodes.actions["(lab)"] == ["remove network lab1-p2p", "remove %s/lab1" % state_dir]
     assert diff["before"]["networks"] == [{"name": "lab1-p2p"}] and diff["after"]["networks"] == []
     assert sorted(engine.containers_) == (["lab1-h1", "lab1-r1", "lab1-r2"] if check_mode else [])
+
+
+def test_absent_removes_the_segments_while_the_services_go(engine, tmp_path):
+    """The segments go as soon as the nodes (which hold them) are gone, not after the services: a
+    service's removal here waits until the segments' removal began, and would wait in vain."""
+    state_dir = tmp_path / "state"
+    present(manager(engine), state_dir)
+    engine.containers_["lab1-r1-dns"] = {"Id": "s", "Name": "/lab1-r1-dns", "Image": "x", "State": {},
+                                         "HostConfig": {"NetworkMode": "container:lab1-r1"},
+                                         "Config": {"Labels": {"vnet.lab": "lab1", "vnet.node": "r1",
+                                                               "vnet.service": "dns"}}}
+    engine.volumes_ = [{"Name": "lab1-r1-dns-data", "Labels": {"vnet.lab": "lab1"}}]
+    began, removed = threading.Event(), []
+    remove = engine.remove_container
+
+    def remove_container(name, force=False):
+        if name == "lab1-r1-dns":
+            assert began.wait(10), "the segments waited for the services"
+        remove(name, force=force)
+        removed.append(name)
+
+    engine.remove_container = remove_container
+
+    class Segments(FakeSegments):
+        def absent(self, leaving=()):
+            began.set()
+            self.nodes_left = sorted(n for n in ("lab1-h1", "lab1-r1", "lab1-r2") if n in self.engine.containers_)
+            return super().absent(leaving)
+
+    segments = Segments(engine, ["lab1-r1", "lab1-r2"], False)
+    nodes = manager(engine)
+    changed, diff = nodes.absent(str(state_dir), keep_volumes=False, segments=segments)
+    assert changed and segments.nodes_left == [] and removed[-1] == "lab1-r1-dns"
+    assert ("remove volume", "lab1-r1-dns-data") in engine.calls
+    assert engine.calls.index(("remove volume", "lab1-r1-dns-data")) > engine.calls.index(("remove", "lab1-r1-dns"))
+    assert nodes.actions["(lab)"] == ["remove network lab1-p2p", "remove volume lab1-r1-dns-data",
+                                      "remove %s/lab1" % state_dir]
+    assert sorted(engine.containers_) == []
 
 
 def test_a_running_nodes_resolver_follows_its_plan_in_place(tmp_path):
