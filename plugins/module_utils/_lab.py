@@ -96,9 +96,18 @@ def node_networks(plan, node, segments):
     return networks
 
 
-def node_sysctls(plan, node):
-    """Namespaced sysctls a node's container is created with (forwarding, IPv6 on)."""
-    return dict(KIND_SYSCTLS[plan["nodes"][node]["kind"]])
+def node_sysctls(plan, node, attached=0):
+    """Namespaced sysctls a node's container is created with: forwarding, IPv6 on, and no duplicate
+    address detection (the plan's addresses are unique on their segment and added ``nodad``; the
+    link-local ones come from unique MAC addresses). Without the last, every interface's
+    link-local address stays tentative for a second or two after each start, and the node cannot
+    resolve its IPv6 neighbours meanwhile. An interface copies the namespace's ``default`` when it
+    is made, and Docker makes the ``attached`` interfaces it starts the container with (``eth0``
+    ...) before it writes the sysctls: those are named one by one."""
+    sysctls = dict(KIND_SYSCTLS[plan["nodes"][node]["kind"]])
+    sysctls.update({"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"})
+    sysctls.update({"net.ipv6.conf.eth%d.accept_dad" % index: "0" for index in range(attached)})
+    return sysctls
 
 
 def _addresses(entry):

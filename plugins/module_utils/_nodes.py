@@ -179,7 +179,7 @@ def wanted_container(lab, node, plan, segments, image, capabilities, restart_pol
         "init": True,
         "cap_add": sorted({_capability(cap) for cap in capabilities}),
         "cap_drop": ["ALL"],
-        "sysctls": node_sysctls(plan, node),
+        "sysctls": node_sysctls(plan, node, len(networks)),
         # A container that Docker started without a network cannot be connected to one later.
         "network_mode": "none" if not networks else "segments",
         "networks": networks,

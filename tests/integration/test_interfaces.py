@@ -177,10 +177,15 @@ def lab(engine, tmp_path_factory):
         segments = made["segments"]["segments"]
         containers = []
         for node, entry in sorted(plan["nodes"].items()):
-            sysctls = {} if node in NO_IPV6_SYSCTL else {"net.ipv6.conf.all.disable_ipv6": "0"}
             networks = [{"name": segments[i["segment"]]["network"],
                          "ipv4_address": segments[i["segment"]]["endpoints"]["%s:%s" % (node, ifname)]}
                         for ifname, i in sorted(entry["interfaces"].items())]
+            # Without duplicate address detection, as vnet.lab.nodes makes its nodes
+            # (_lab.node_sysctls): a restarted node resolves its IPv6 neighbours at once.
+            sysctls = {} if node in NO_IPV6_SYSCTL else dict(
+                {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.all.accept_dad": "0",
+                 "net.ipv6.conf.default.accept_dad": "0"},
+                **{"net.ipv6.conf.eth%d.accept_dad" % index: "0" for index in range(len(networks))})
             containers.append({"name": "%s-%s" % (name, node), "networks": networks, "sysctls": sysctls,
                                "node": node})
         nodes = sorted(plan["nodes"])

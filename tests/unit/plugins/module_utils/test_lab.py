@@ -69,6 +69,13 @@ def test_node_sysctls_by_kind(node, forwarding):
     assert sysctls["net.ipv6.conf.all.disable_ipv6"] == "0"
 
 
+def test_node_sysctls_turn_duplicate_address_detection_off_on_each_interface():
+    sysctls = _lab.node_sysctls(PLAN, "r1", 2)
+    assert {key: value for key, value in sysctls.items() if "accept_dad" in key} == {
+        "net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0",
+        "net.ipv6.conf.eth0.accept_dad": "0", "net.ipv6.conf.eth1.accept_dad": "0"}
+
+
 def test_node_sysctls_are_a_copy():
     _lab.node_sysctls(PLAN, "r1")["net.ipv4.ip_forward"] = "0"
     assert _lab.node_sysctls(PLAN, "r1")["net.ipv4.ip_forward"] == "1"

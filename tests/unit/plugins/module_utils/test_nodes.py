@@ -77,7 +77,10 @@ def test_wanted_router():
         "cap_add": ["NET_ADMIN", "NET_RAW"],
         "cap_drop": ["ALL"],
         "sysctls": {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1",
-                    "net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0"},
+                    "net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0",
+                    "net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0",
+                    # Docker's names of the two interfaces the container starts with.
+                    "net.ipv6.conf.eth0.accept_dad": "0", "net.ipv6.conf.eth1.accept_dad": "0"},
         "network_mode": "segments",
         "networks": [{"name": "lab1-p2p", "ipv4_address": "100.64.2.2", "interface": "eth1"},
                      {"name": "lab1-lan1", "ipv4_address": "100.64.1.3", "interface": "eth2"}],
@@ -97,6 +100,7 @@ def test_wanted_host_and_node_without_interfaces():
                              "interfaces": {}, "routes": []}
     lone = wanted("lone", plan=plan)
     assert lone["networks"] == [] and lone["network_mode"] == "none"
+    assert not [key for key in lone["sysctls"] if key.startswith("net.ipv6.conf.eth")]
 
 
 @pytest.mark.parametrize("caps, expected", [
