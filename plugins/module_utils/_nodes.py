@@ -813,20 +813,21 @@ class Nodes:
             before.setdefault(key, []).append(name)
             # Recorded here, in name order: the removals run in parallel.
             self._act(key, "remove container %s" % name)
-        # The containers that hold the segments (the nodes) and the keeper go first; the segments
-        # are removed as soon as those are gone, while the services go (they hold none: Docker
-        # frees a node's interfaces when the node goes, even with services left in its namespace;
-        # dockerd removes networks one after another, ~0.15 s each); the volumes, which services
-        # use, once every container is gone.
+        # The containers that hold the segments (the nodes) and the keeper go first, alone: they
+        # go sooner without the services' removals beside them. Then the segments (dockerd
+        # removes networks one after another, ~0.15 s each) while the services go: these hold
+        # none, as Docker frees a node's interfaces when the node goes, even with services left in
+        # its namespace. The volumes, which services use, once every container is gone.
         items.sort(key=lambda item: item[0])
         errors, networks, volumes = [], None, []
         with ThreadPoolExecutor(max_workers=max(1, min(self.MAX_WORKERS, len(items)))) as pool, \
                 ThreadPoolExecutor(max_workers=1) as side:
-            futures = [(joined, pool.submit(self._remove, key, name, record=False)) for joined, key, name in items]
-            errors += self._results([future for joined, future in futures if not joined])
+            errors += self._results([pool.submit(self._remove, key, name, record=False)
+                                     for joined, key, name in items if not joined])
             removing = side.submit(segments.absent, leaving={name for dummy, dummy, name in items}) \
                 if segments is not None and not errors else None
-            errors += self._results([future for joined, future in futures if joined])
+            errors += self._results([pool.submit(self._remove, key, name, record=False)
+                                     for joined, key, name in items if joined])
             if not keep_volumes and not errors:
                 listed = self.client.api.volumes(filters={"label": "%s=%s" % (LABEL_LAB, self.lab)})
                 volumes = sorted(v["Name"] for v in (listed or {}).get("Volumes") or [])
