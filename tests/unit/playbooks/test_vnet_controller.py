@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """playbooks/callback_plugins/vnet_controller.py, loaded for every playbook of the checkout's
 ansible.cfg: Ansible parses its DOCUMENTATION before any play (a YAML mistake there stops every
-playbook), it lists the collections once under a Mitogen strategy only, and it freezes the objects
-alive at each play's start."""
+playbook), it lists the collections once under a Mitogen strategy only, it freezes the objects
+alive at each play's start, it keeps Mitogen's compiled sources, and it keeps AnsiballZ payloads
+from one run to the next while the files they were built from are the same."""
 
 from __future__ import annotations
 
+import base64
 import gc
 import importlib.util
+import io
 import os
+import pickle
 import re
+import zipfile
 from pathlib import Path
 from unittest import mock
 
@@ -17,6 +22,12 @@ import pytest
 import yaml
 
 PLUGIN = Path(__file__).resolve().parents[3] / "playbooks" / "callback_plugins" / "vnet_controller.py"
+
+
+@pytest.fixture(autouse=True)
+def no_ansiballz_store(monkeypatch):
+    """A play started here keeps no payload in the user's cache (the tests of the store give theirs)."""
+    monkeypatch.setenv("VNET_CONTROLLER_ANSIBALLZ_DIR", "")
 
 
 def load():
@@ -185,3 +196,132 @@ def test_entries_written_at_once_from_threads_are_whole(tmp_path):
         thread.join()
     assert cache.get(path) in texts
     assert [p.name for p in tmp_path.iterdir()] == [Path(path).name]  # no temporary file left
+
+
+# -- AnsiballZ payloads
+
+def payload(members):
+    """The bytes Ansible writes in its run's ansiballz_cache for a zip of ``members``."""
+    from ansible.executor.module_common import ModuleMetadataV1, _CachedModule
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    cached = _CachedModule(zip_data=base64.b64encode(buffer.getvalue()),
+                           metadata=ModuleMetadataV1(serialization_profile="legacy"), source_mapping={})
+    return pickle.dumps(cached)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A store, two collection paths (the first one empty), an installed module, and a run's
+    ansiballz_cache holding the module's payload."""
+    module = load()
+    first, second = tmp_path / "first", tmp_path / "second"
+    source = second / "ansible_collections" / "ns" / "coll" / "plugins" / "modules" / "thing.py"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"print('thing')\n")
+    first.mkdir()
+    members = {"ansible_collections/ns/coll/plugins/modules/thing.py": b"print('thing')\n",
+               "ansible_collections/ns/__init__.py": b"",
+               "ansible/__init__.py": b"# made up by Ansible\n"}
+    run = tmp_path / "run1" / "ansiballz_cache"
+    run.mkdir(parents=True)
+    (run / "ns.coll.thing-ZIP_DEFLATED-none").write_bytes(payload(members))
+    (run / "ns.coll.thing-ZIP_DEFLATED-none.lock").write_bytes(b"")
+    kept = module.AnsiballzStore(str(tmp_path / "store"), str(tmp_path / "ansible"), [str(first), str(second)])
+    return module, kept, run, source, first
+
+
+def test_a_payload_is_kept_and_put_back_while_its_files_are_the_same(store, tmp_path):
+    module, kept, run, source, first = store
+    assert kept.keep(str(run)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
+    assert kept.keep(str(run)) == [], "kept once"
+    stored = sorted(os.listdir(kept.directory))
+    assert stored == ["ns.coll.thing-ZIP_DEFLATED-none", "ns.coll.thing-ZIP_DEFLATED-none.sources"]
+    following = tmp_path / "run2" / "ansiballz_cache"
+    assert kept.seed(str(following)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
+    assert (following / "ns.coll.thing-ZIP_DEFLATED-none").read_bytes() == \
+        (run / "ns.coll.thing-ZIP_DEFLATED-none").read_bytes()
+    # Touched, same content: still current (read and hashed).
+    os.utime(source, ns=(1, 1))
+    assert kept.seed(str(tmp_path / "run3" / "ansiballz_cache")) == ["ns.coll.thing-ZIP_DEFLATED-none"]
+
+
+@pytest.mark.parametrize("change", ["edited", "removed", "shadowed", "package-made"])
+def test_a_payload_whose_files_changed_is_built_again(store, tmp_path, change):
+    module, kept, run, source, first = store
+    kept.keep(str(run))
+    if change == "edited":
+        source.write_bytes(b"print('other')\n")
+    elif change == "removed":
+        source.unlink()
+    elif change == "shadowed":
+        # The same module in a collection path Ansible searches before: that one is the module now.
+        shadow = first / "ansible_collections" / "ns" / "coll" / "plugins" / "modules" / "thing.py"
+        shadow.parent.mkdir(parents=True)
+        shadow.write_bytes(b"print('thing')\n")
+    else:
+        # A package __init__.py Ansible made up empty exists now: Ansible would take it.
+        (source.parents[3] / "__init__.py").write_bytes(b"VALUE = 1\n")
+    assert kept.seed(str(tmp_path / "run2" / "ansiballz_cache")) == []
+
+
+def test_a_payload_with_a_file_of_unknown_origin_is_not_kept(store, tmp_path):
+    module, kept, run, source, first = store
+    (run / "other-ZIP_DEFLATED-none").write_bytes(payload({"ansible_collections/ns/coll/plugins/modules/gone.py": b"x"}))
+    (run / "damaged-ZIP_DEFLATED-none").write_bytes(b"not a pickle")
+    assert kept.keep(str(run)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
+
+
+def test_payloads_are_kept_apart_by_ansible_python_and_collection_paths(tmp_path):
+    module = load()
+    one = module.AnsiballzStore(str(tmp_path), "/usr/lib/ansible", ["/a"])
+    assert one.directory == module.AnsiballzStore(str(tmp_path), "/usr/lib/ansible", ["/a"]).directory
+    assert one.directory != module.AnsiballzStore(str(tmp_path), "/usr/lib/ansible", ["/b", "/a"]).directory
+    assert one.directory != module.AnsiballzStore(str(tmp_path), "/venv/ansible", ["/a"]).directory
+    with mock.patch.object(module, "ANSIBLE_VERSION", "0.0.1"):
+        assert one.directory != module.AnsiballzStore(str(tmp_path), "/usr/lib/ansible", ["/a"]).directory
+
+
+def test_the_store_seeds_before_a_linear_play_and_keeps_at_the_end(monkeypatch, tmp_path):
+    module = load()
+    monkeypatch.setenv("VNET_CONTROLLER_ANSIBALLZ_DIR", str(tmp_path / "store"))
+    monkeypatch.setattr(module.C, "DEFAULT_LOCAL_TMP", str(tmp_path / "run"))
+    callback = module.CallbackModule()
+    made = module.AnsiballzStore(str(tmp_path / "store"), str(tmp_path / "ansible"), [str(tmp_path)])
+    with mock.patch.object(module, "ansiballz_store", return_value=made) as open_store, \
+            mock.patch.object(module.AnsiballzStore, "seed", return_value=[]) as seed, \
+            mock.patch.object(module.AnsiballzStore, "keep", return_value=[]) as keep, \
+            mock.patch.object(module.gc, "freeze"):
+        callback.v2_playbook_on_play_start(Play("linear"))
+        callback.v2_playbook_on_play_start(Play("linear"))
+        callback.v2_playbook_on_stats(None)
+    assert seed.call_args_list == [mock.call(str(tmp_path / "run" / "ansiballz_cache"))]
+    assert keep.call_args_list == [mock.call(str(tmp_path / "run" / "ansiballz_cache"))]
+    assert open_store.call_args_list == [mock.call(str(tmp_path / "store"))]
+
+
+def test_a_second_run_takes_the_payload_the_first_one_built(tmp_path):
+    """Through ansible-playbook, with the checkout's ansible.cfg (which loads the callback)."""
+    import json
+    import subprocess
+    import sys
+
+    root = PLUGIN.parents[2]
+    play = tmp_path / "play.yml"
+    play.write_text("- hosts: localhost\n  gather_facts: false\n  strategy: linear\n"
+                    "  tasks:\n    - ansible.builtin.ping:\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(root / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               VNET_CONTROLLER_ANSIBALLZ_DIR=str(tmp_path / "store"))
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "-vvv", "-i", "localhost,", "-c", "local",
+               "-e", json.dumps({"ansible_python_interpreter": sys.executable}), str(play)]
+    runs = [subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=120, check=False)
+            for dummy in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "AnsiballZ payloads of earlier runs: none" in runs[0].stdout
+    assert "AnsiballZ payloads kept: ansible.modules.ping-" in runs[0].stdout
+    assert "AnsiballZ payloads of earlier runs: ansible.modules.ping-" in runs[1].stdout
+    assert "AnsiballZ payloads kept: none" in runs[1].stdout
