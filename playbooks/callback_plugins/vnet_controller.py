@@ -213,14 +213,15 @@ def keep_mitogen_sources(directory):
 
 
 class AnsiballzStore:
-    """AnsiballZ payloads kept from one run to the next: ``<name>`` (the file Ansible wrote in its
-    run's ``ansiballz_cache``, as it is) and ``<name>.sources`` (JSON: for each file of the payload's
-    zip, the file it came from, its size, modification time and SHA-1; null for an empty package
-    ``__init__.py`` that Ansible made up and that must still be missing). A file of the payload
-    under ``ansible/`` that is not the installed one (Ansible makes ``ansible/__init__.py`` up)
-    depends on Ansible's version alone, which is part of the directory's key."""
+    """AnsiballZ payloads kept from one run to the next, one file each, ``<name>.payload`` (written
+    at once, so its two parts always go together): a line of JSON, for each file of the payload's
+    zip the file it came from, its size, modification time and SHA-1 (null for an empty package
+    ``__init__.py`` that Ansible made up and that must still be missing), then the file Ansible
+    wrote in its run's ``ansiballz_cache``, as it is. A file of the payload under ``ansible/`` that
+    is not the installed one (Ansible makes ``ansible/__init__.py`` up) depends on Ansible's
+    version alone, which is part of the directory's key."""
 
-    MANIFEST = ".sources"
+    SUFFIX = ".payload"
 
     def __init__(self, directory, ansible_dir, collection_paths):
         self.ansible_parent = os.path.dirname(ansible_dir)
@@ -296,28 +297,26 @@ class AnsiballzStore:
         """Put every current payload in the run's ``cache_dir``; returns their names."""
         seeded = []
         try:
-            names = sorted(n[:-len(self.MANIFEST)] for n in os.listdir(self.directory) if n.endswith(self.MANIFEST))
+            names = sorted(n[:-len(self.SUFFIX)] for n in os.listdir(self.directory) if n.endswith(self.SUFFIX))
         except OSError:
             return seeded
         for name in names:
-            stored, target = os.path.join(self.directory, name), os.path.join(cache_dir, name)
+            stored, target = os.path.join(self.directory, name + self.SUFFIX), os.path.join(cache_dir, name)
             try:
-                with open(stored + self.MANIFEST, "rb") as handle:
-                    sources = json.loads(handle.read())
-                if os.path.exists(target) or not self.current(sources):
-                    continue
                 with open(stored, "rb") as handle:
+                    sources = json.loads(handle.readline())
+                    if os.path.exists(target) or not isinstance(sources, dict) or not self.current(sources):
+                        continue
                     payload = handle.read()
                 os.makedirs(cache_dir, exist_ok=True)
-            except (OSError, ValueError, AttributeError):
+            except (OSError, ValueError, AttributeError, TypeError, IndexError):
                 continue
             if write_atomically(target, payload):
                 seeded.append(name)
-                for path in (stored, stored + self.MANIFEST):
-                    try:
-                        os.utime(path)
-                    except OSError:
-                        pass
+                try:
+                    os.utime(stored)
+                except OSError:
+                    pass
         return seeded
 
     def keep(self, cache_dir):
@@ -331,22 +330,19 @@ class AnsiballzStore:
         for name in names:
             if name.endswith((".lock", "-part", ".tmp")):
                 continue
-            stored = os.path.join(self.directory, name)
+            stored = os.path.join(self.directory, name + self.SUFFIX)
             try:
                 with open(os.path.join(cache_dir, name), "rb") as handle:
                     payload = handle.read()
-                if os.path.exists(stored + self.MANIFEST):
-                    with open(stored, "rb") as handle:
-                        if handle.read() == payload:
-                            continue
+                with open(stored, "rb") as handle:
+                    handle.readline()
+                    if handle.read() == payload:
+                        continue
             except OSError:
-                continue
+                pass
             sources = self.sources(payload)
-            if sources is None:
-                continue
-            # The payload first: a manifest never names a payload that is not there.
-            if write_atomically(stored, payload) and \
-                    write_atomically(stored + self.MANIFEST, json.dumps(sources, sort_keys=True).encode("utf-8")):
+            if sources is not None and \
+                    write_atomically(stored, json.dumps(sources, sort_keys=True).encode("utf-8") + b"\n" + payload):
                 kept.append(name)
         prune(self.directory)
         return kept

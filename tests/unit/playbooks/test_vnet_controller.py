@@ -238,8 +238,7 @@ def test_a_payload_is_kept_and_put_back_while_its_files_are_the_same(store, tmp_
     module, kept, run, source, first = store
     assert kept.keep(str(run)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
     assert kept.keep(str(run)) == [], "kept once"
-    stored = sorted(os.listdir(kept.directory))
-    assert stored == ["ns.coll.thing-ZIP_DEFLATED-none", "ns.coll.thing-ZIP_DEFLATED-none.sources"]
+    assert sorted(os.listdir(kept.directory)) == ["ns.coll.thing-ZIP_DEFLATED-none.payload"]
     following = tmp_path / "run2" / "ansiballz_cache"
     assert kept.seed(str(following)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
     assert (following / "ns.coll.thing-ZIP_DEFLATED-none").read_bytes() == \
@@ -272,6 +271,15 @@ def test_a_payload_with_a_file_of_unknown_origin_is_not_kept(store, tmp_path):
     module, kept, run, source, first = store
     (run / "other-ZIP_DEFLATED-none").write_bytes(payload({"ansible_collections/ns/coll/plugins/modules/gone.py": b"x"}))
     (run / "damaged-ZIP_DEFLATED-none").write_bytes(b"not a pickle")
+    assert kept.keep(str(run)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
+
+
+def test_a_damaged_entry_is_not_put_back(store, tmp_path):
+    module, kept, run, source, first = store
+    kept.keep(str(run))
+    (Path(kept.directory) / "ns.coll.thing-ZIP_DEFLATED-none.payload").write_bytes(b"{not json\n...")
+    assert kept.seed(str(tmp_path / "run2" / "ansiballz_cache")) == []
+    # The next run's payload replaces it.
     assert kept.keep(str(run)) == ["ns.coll.thing-ZIP_DEFLATED-none"]
 
 
